@@ -1,0 +1,47 @@
+"""Request parsing shared by the API views: strict JSON bodies and schema loading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from leadapp.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from leadapp.jsonbody import StrictJSONError, parse_strict_json
+
+
+def _is_json_mimetype(mimetype: str) -> bool:
+    """application/json or any +json type."""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def json_object_body() -> dict[str, Any]:
+    """The request body as a JSON object, or a 415/413/400 problem."""
+    if not _is_json_mimetype(request.mimetype):
+        raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
+    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        value = parse_strict_json(body)
+    except StrictJSONError as error:
+        raise BadRequest(str(error)) from None
+    if not isinstance(value, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return value
+
+
+def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate with a schema, turning its messages into a 422 problem."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        messages = (
+            error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        )
+        raise ValidationFailed(
+            "The request has invalid fields: " + ", ".join(sorted(messages)) + ".",
+            errors=messages,
+        ) from None

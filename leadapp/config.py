@@ -1,0 +1,128 @@
+"""Configuration: reads the LEADAPP_* environment variables once, into Flask config keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import phonenumbers
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+DEV_KEYS_FILE = "dev-keys.json"
+DEFAULT_LEADS_LIMIT = "5 per minute;50 per hour"
+DEFAULT_INTEGRATIONS_LIMIT = "6000 per minute"
+MAX_BODY_BYTES = 16 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration LeadApp can start with."""
+
+
+def _split_list(value: str | None) -> list[str]:
+    """Split a comma-separated setting into its non-empty, trimmed items."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Read a non-negative integer setting, or fail with a message naming it."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def generate_encryption_key() -> str:
+    """Return a fresh Fernet key."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def generate_blind_index_key() -> str:
+    """Return a fresh 256-bit blind-index key, URL-safe base64 like the Fernet keys."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def _load_or_create_dev_keys(instance_path: Path) -> dict[str, str]:
+    """Read the development keys from the instance folder, generating them on first use."""
+    path = instance_path / DEV_KEYS_FILE
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    keys = {
+        "encryption_key": generate_encryption_key(),
+        "blind_index_key": generate_blind_index_key(),
+    }
+    instance_path.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once must not both write (and disagree on) the keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text(encoding="utf-8"))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(keys, handle)
+    log.warning(
+        "Generated development keys in %s. Set LEADAPP_ENCRYPTION_KEYS and "
+        "LEADAPP_BLIND_INDEX_KEY for any real deployment.",
+        path,
+    )
+    return keys
+
+
+def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, object]:
+    """Translate the LEADAPP_* environment into Flask configuration keys."""
+    env = environ.get("LEADAPP_ENV", "development").strip() or "development"
+    if env not in {"development", "production"}:
+        raise ConfigError(f"LEADAPP_ENV must be 'development' or 'production', got {env!r}")
+
+    encryption_keys = _split_list(environ.get("LEADAPP_ENCRYPTION_KEYS"))
+    blind_index_key = environ.get("LEADAPP_BLIND_INDEX_KEY", "").strip()
+    if env == "production":
+        missing = [
+            name
+            for name, value in (
+                ("LEADAPP_ENCRYPTION_KEYS", encryption_keys),
+                ("LEADAPP_BLIND_INDEX_KEY", blind_index_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "LEADAPP_ENV=production refuses to start without explicit keys: set "
+                + " and ".join(missing)
+                + " (generate them with `flask --app leadapp keys generate`)."
+            )
+    if not encryption_keys or not blind_index_key:
+        dev_keys = _load_or_create_dev_keys(instance_path)
+        encryption_keys = encryption_keys or [dev_keys["encryption_key"]]
+        blind_index_key = blind_index_key or dev_keys["blind_index_key"]
+
+    database_url = environ.get("LEADAPP_DATABASE_URL", "").strip() or (
+        f"sqlite:///{instance_path / 'leadapp.sqlite3'}"
+    )
+    region = environ.get("LEADAPP_DEFAULT_REGION", "").strip().upper() or None
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"LEADAPP_DEFAULT_REGION must be an ISO region code such as GB, got {region!r}"
+        )
+    storage_uri = environ.get("LEADAPP_RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+
+    return {
+        "LEADAPP_ENV": env,
+        "LEADAPP_ENCRYPTION_KEYS": encryption_keys,
+        "LEADAPP_BLIND_INDEX_KEY": blind_index_key,
+        "LEADAPP_RATELIMIT_LEADS": environ.get("LEADAPP_RATELIMIT_LEADS", "").strip()
+        or DEFAULT_LEADS_LIMIT,
+        "LEADAPP_RATELIMIT_INTEGRATIONS": environ.get("LEADAPP_RATELIMIT_INTEGRATIONS", "").strip()
+        or DEFAULT_INTEGRATIONS_LIMIT,
+        "LEADAPP_TRUSTED_PROXIES": _int_setting(environ, "LEADAPP_TRUSTED_PROXIES", 0),
+        "LEADAPP_DEFAULT_REGION": region,
+        "LEADAPP_CORS_ORIGINS": _split_list(environ.get("LEADAPP_CORS_ORIGINS")),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_STORAGE_URI": storage_uri,
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+    }

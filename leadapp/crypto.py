@@ -1,0 +1,106 @@
+"""The keyring: MultiFernet encryption of personal data and HMAC-SHA256 blind indexes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask, current_app
+
+
+class InvalidKeyError(ValueError):
+    """A configured key is malformed."""
+
+
+def _decode_key(raw: str, name: str) -> bytes:
+    """Decode a URL-safe base64 key of at least 32 bytes."""
+    try:
+        key = base64.urlsafe_b64decode(raw.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise InvalidKeyError(f"{name} is not URL-safe base64") from None
+    if len(key) < 32:
+        raise InvalidKeyError(f"{name} must decode to at least 32 bytes")
+    return key
+
+
+class Keyring:
+    """Encrypts and decrypts field values and computes their blind indexes.
+
+    Built once per app: key parsing and HMAC key schedules happen here, not per request.
+    """
+
+    BLIND_INDEX_FIELDS = ("email", "phone", "ip_address")
+
+    def __init__(self, encryption_keys: Sequence[str], blind_index_key: str) -> None:
+        if not encryption_keys:
+            raise InvalidKeyError("at least one encryption key is required")
+        try:
+            fernets = [Fernet(key) for key in encryption_keys]
+        except (ValueError, binascii.Error):
+            raise InvalidKeyError(
+                "LEADAPP_ENCRYPTION_KEYS holds a key that is not a Fernet key"
+            ) from None
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
+        master = _decode_key(blind_index_key, "LEADAPP_BLIND_INDEX_KEY")
+        # One derived key per field (domain separation): equal strings in different
+        # fields never share an index value.
+        self._index_macs = {
+            field: hmac.new(
+                hmac.digest(master, b"leadapp/blind-index/v1/" + field.encode(), "sha256"),
+                digestmod=hashlib.sha256,
+            )
+            for field in (*self.BLIND_INDEX_FIELDS, "log")
+        }
+
+    def encrypt(self, plaintext: str) -> str:
+        """Encrypt a string under the newest key; the result is an ASCII Fernet token."""
+        return self._newest.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        """Decrypt a token made under any configured key."""
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise InvalidToken("stored value does not decrypt under any configured key") from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt a token under the newest key (keeping its original timestamp)."""
+        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+
+    def is_current(self, token: str) -> bool:
+        """Whether the token was encrypted under the newest key."""
+        try:
+            self._newest.decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
+
+    def blind_index(self, field: str, normalized_value: str) -> bytes:
+        """Return the 32-byte keyed HMAC of a normalized value for the given field."""
+        mac = self._index_macs[field].copy()
+        mac.update(normalized_value.encode("utf-8"))
+        return mac.digest()
+
+    def pseudonym(self, value: str) -> str:
+        """A short keyed hash for logs: groups one client's lines without revealing it."""
+        return self.blind_index("log", value)[:8].hex()
+
+
+EXTENSION_NAME = "leadapp.keyring"
+
+
+def init_keyring(app: Flask) -> Keyring:
+    """Build the app's keyring from its configuration and register it on the app."""
+    keyring = Keyring(app.config["LEADAPP_ENCRYPTION_KEYS"], app.config["LEADAPP_BLIND_INDEX_KEY"])
+    app.extensions[EXTENSION_NAME] = keyring
+    return keyring
+
+
+def current_keyring() -> Keyring:
+    """The keyring of the app handling the current request or CLI command."""
+    return current_app.extensions[EXTENSION_NAME]

@@ -1,0 +1,200 @@
+"""Domain exceptions that carry their HTTP status, and the one renderer of RFC 9457 problems."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, Response, g, json
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:leadapp:problem:"
+RETRY_AFTER_UNAVAILABLE = "5"
+
+FieldErrors = Mapping[str, list[str]]
+
+
+class Problem(Exception):
+    """An error that is answered with a problem document; subclasses set the status."""
+
+    status = 500
+    title = "Internal Server Error"
+    slug: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: FieldErrors | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = dict(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+
+    @property
+    def type(self) -> str:
+        """The problem type URI: a LeadApp URN for domain problems, else about:blank."""
+        return PROBLEM_TYPE_BASE + self.slug if self.slug else "about:blank"
+
+
+class BadRequest(Problem):
+    """The body is not strict JSON or not a JSON object."""
+
+    status = 400
+    title = "Bad Request"
+    slug = "malformed-body"
+
+
+class Unauthorized(Problem):
+    """A bearer key was required, or the one given is unknown or revoked."""
+
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="leadapp"'})
+
+
+class Forbidden(Problem):
+    """The client may not do this (blocked address, or a field reserved to API keys)."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class NotFound(Problem):
+    """No such resource."""
+
+    status = 404
+    title = "Not Found"
+    slug = "not-found"
+
+
+class DuplicateLead(Problem):
+    """A lead with the same email, phone or IP address already exists."""
+
+    status = 409
+    title = "Duplicate lead"
+    slug = "duplicate-lead"
+
+
+class UnsupportedMediaType(Problem):
+    """The body is not declared as JSON."""
+
+    status = 415
+    title = "Unsupported Media Type"
+    slug = "unsupported-media-type"
+
+
+class ValidationFailed(Problem):
+    """One or more fields are invalid; `errors` maps each to its messages."""
+
+    status = 422
+    title = "Validation failed"
+    slug = "validation-failed"
+
+
+class ServiceUnavailable(Problem):
+    """A backing service (the database) can't be reached right now."""
+
+    status = 503
+    title = "Service Unavailable"
+    slug = "service-unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    errors: FieldErrors | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render one RFC 9457 problem document."""
+    body: dict[str, object] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _render_problem(error: Problem) -> Response:
+    """Render a domain problem."""
+    return problem_response(
+        error.status,
+        error.title,
+        error.detail,
+        type_=error.type,
+        errors=error.errors,
+        headers=error.headers,
+    )
+
+
+def _render_http_exception(error: HTTPException) -> Response:
+    """Render Werkzeug's own errors (404, 405, 413, 429, ...) as problems, keeping their headers."""
+    if isinstance(error, InternalServerError):
+        return _render_unexpected(error.original_exception or error)
+    status = error.code or 500
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() not in ("content-type", "content-length")
+    }
+    return problem_response(status, error.name, error.description or error.name, headers=headers)
+
+
+def _render_database_error(error: DBAPIError) -> Response:
+    """A database that can't be reached, is locked or is read-only is a 503, not a 500."""
+    log.warning(
+        "database unavailable: %s (request %s)",
+        type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+        g.get("request_id", "-"),
+    )
+    return _render_problem(
+        ServiceUnavailable("The database is unavailable right now; try again shortly.")
+    )
+
+
+def _render_unexpected(error: BaseException) -> Response:
+    """Anything unexpected: log it with the request id, answer with a generic 500."""
+    request_id = g.get("request_id", "-")
+    log.error("unhandled error (request %s)", request_id, exc_info=error)
+    return problem_response(
+        500,
+        "Internal Server Error",
+        f"An unexpected error occurred. Quote request id {request_id} when reporting it.",
+    )
+
+
+def _is_unavailable(error: DBAPIError) -> bool:
+    """Whether a database error means 'unavailable' rather than a bug."""
+    return isinstance(error, OperationalError) or error.connection_invalidated
+
+
+def _render_dbapi_error(error: DBAPIError) -> Response:
+    """Route database errors to 503 or 500."""
+    if _is_unavailable(error):
+        return _render_database_error(error)
+    return _render_unexpected(error)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make every error, expected or not, an RFC 9457 problem."""
+    app.register_error_handler(Problem, _render_problem)
+    app.register_error_handler(HTTPException, _render_http_exception)
+    app.register_error_handler(DBAPIError, _render_dbapi_error)
+    app.register_error_handler(Exception, _render_unexpected)

@@ -1,0 +1,76 @@
+"""Marshmallow schemas for leads: what POST /leads accepts and what the API returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from leadapp.normalize import normalize_email, normalize_ip, normalize_name, normalize_phone
+
+
+class NormalizedString(fields.String):
+    """A strict string field whose value passes through a normalizer."""
+
+    def __init__(self, normalizer: Callable[[str], str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.normalizer = normalizer
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        """Refuse non-strings (no coercion), then normalize."""
+        if not isinstance(value, str):
+            raise ValidationError("Must be a string.")
+        try:
+            return self.normalizer(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+def _phone_in_default_region(raw: str) -> str:
+    """Normalize a phone number in the app's configured default region."""
+    return normalize_phone(raw, current_app.config["LEADAPP_DEFAULT_REGION"])
+
+
+class LeadCreateSchema(Schema):
+    """The body of POST /leads."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = NormalizedString(normalize_name, required=True, metadata={"example": "Ada Lovelace"})
+    email = NormalizedString(
+        normalize_email, required=True, metadata={"example": "ada@example.com"}
+    )
+    phone = NormalizedString(
+        _phone_in_default_region, required=True, metadata={"example": "+44 20 7946 0958"}
+    )
+    ip_address = NormalizedString(
+        normalize_ip,
+        metadata={"description": "The visitor's IP address; only with an API key."},
+    )
+
+
+class UTCDateTime(fields.DateTime):
+    """RFC 3339 in UTC; naive values (SQLite) are read as UTC."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        """Format with an explicit UTC offset."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class LeadSchema(Schema):
+    """A lead as the API returns it, decrypted."""
+
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    phone = fields.String(required=True)
+    ip_address = fields.String(required=True, allow_none=True)
+    created_at = UTCDateTime(required=True)

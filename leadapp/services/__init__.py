@@ -1,0 +1,1 @@
+"""Services: the rules and the transactions, called by thin views and the CLI."""

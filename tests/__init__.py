@@ -1,0 +1,1 @@
+"""LeadApp test suite."""

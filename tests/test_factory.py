@@ -1,0 +1,98 @@
+"""The factory and the configuration it reads from the environment."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from leadapp import create_app
+from leadapp.config import ConfigError, load_config
+
+
+def test_factory_applies_overrides(database_url: str) -> None:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    assert app.testing
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == database_url
+
+
+def test_defaults_with_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEADAPP_ENCRYPTION_KEYS")
+    monkeypatch.delenv("LEADAPP_BLIND_INDEX_KEY")
+    config = load_config({}, tmp_path)
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'leadapp.sqlite3'}"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["LEADAPP_RATELIMIT_LEADS"] == "5 per minute;50 per hour"
+    assert config["LEADAPP_RATELIMIT_INTEGRATIONS"] == "6000 per minute"
+    assert config["LEADAPP_TRUSTED_PROXIES"] == 0
+    assert config["LEADAPP_DEFAULT_REGION"] is None
+    assert config["LEADAPP_CORS_ORIGINS"] == []
+    assert config["MAX_CONTENT_LENGTH"] == 16 * 1024
+
+
+def test_development_keys_are_generated_once_with_mode_0600(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = load_config({}, tmp_path)
+    key_file = tmp_path / "dev-keys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "Generated development keys" in caplog.text
+    second = load_config({}, tmp_path)
+    assert first["LEADAPP_ENCRYPTION_KEYS"] == second["LEADAPP_ENCRYPTION_KEYS"]
+    assert first["LEADAPP_BLIND_INDEX_KEY"] == second["LEADAPP_BLIND_INDEX_KEY"]
+    # The warning names the file, never the key.
+    assert first["LEADAPP_BLIND_INDEX_KEY"] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing"),
+    [
+        ({}, "LEADAPP_ENCRYPTION_KEYS and LEADAPP_BLIND_INDEX_KEY"),
+        ({"LEADAPP_ENCRYPTION_KEYS": "k"}, "LEADAPP_BLIND_INDEX_KEY"),
+        ({"LEADAPP_BLIND_INDEX_KEY": "k"}, "LEADAPP_ENCRYPTION_KEYS"),
+    ],
+)
+def test_production_refuses_to_start_without_keys(
+    tmp_path: Path, environ: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"refuses to start without explicit keys: set {missing}"):
+        load_config({"LEADAPP_ENV": "production", **environ}, tmp_path)
+    assert not (tmp_path / "dev-keys.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"LEADAPP_ENV": "staging"}, "LEADAPP_ENV"),
+        ({"LEADAPP_TRUSTED_PROXIES": "-1"}, "LEADAPP_TRUSTED_PROXIES"),
+        ({"LEADAPP_TRUSTED_PROXIES": "one"}, "LEADAPP_TRUSTED_PROXIES"),
+        ({"LEADAPP_DEFAULT_REGION": "XX"}, "LEADAPP_DEFAULT_REGION"),
+    ],
+)
+def test_malformed_settings_are_named(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ, tmp_path)
+
+
+def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "LEADAPP_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "LEADAPP_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+            "LEADAPP_TRUSTED_PROXIES": "1",
+            "LEADAPP_DEFAULT_REGION": "gb",
+            "LEADAPP_CORS_ORIGINS": "https://a.example, https://b.example",
+            "LEADAPP_ENCRYPTION_KEYS": "new, old",
+            "LEADAPP_BLIND_INDEX_KEY": "index",
+        },
+        tmp_path,
+    )
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert config["LEADAPP_TRUSTED_PROXIES"] == 1
+    assert config["LEADAPP_DEFAULT_REGION"] == "GB"
+    assert config["LEADAPP_CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
+    assert config["LEADAPP_ENCRYPTION_KEYS"] == ["new", "old"]
