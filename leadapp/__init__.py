@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from leadapp.auth import register_auth
 from leadapp.config import load_config
 from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine, engine_options
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_proxy_fix(app)
     init_keyring(app)
     register_request_hooks(app)
+    register_auth(app)
     _register_extensions(app)
     register_error_handlers(app)
     _register_blueprints(app)

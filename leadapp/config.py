@@ -17,6 +17,9 @@ DEV_KEYS_FILE = "dev-keys.json"
 DEFAULT_LEADS_LIMIT = "5 per minute;50 per hour"
 DEFAULT_INTEGRATIONS_LIMIT = "6000 per minute"
 MAX_BODY_BYTES = 16 * 1024
+# How long each process trusts its cached blocklist and API-key answers: a CLI change
+# reaches every running process within this many seconds.
+CACHE_SECONDS = 5.0
 
 
 class ConfigError(RuntimeError):
@@ -125,4 +128,5 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": storage_uri,
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        "LEADAPP_CACHE_SECONDS": CACHE_SECONDS,
     }

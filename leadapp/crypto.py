@@ -34,6 +34,8 @@ class Keyring:
     """
 
     BLIND_INDEX_FIELDS = ("email", "phone", "ip_address")
+    # Same construction, other purposes: log pseudonyms and pagination-cursor signatures.
+    OTHER_MAC_DOMAINS = ("log", "cursor")
 
     def __init__(self, encryption_keys: Sequence[str], blind_index_key: str) -> None:
         if not encryption_keys:
@@ -54,7 +56,7 @@ class Keyring:
                 hmac.digest(master, b"leadapp/blind-index/v1/" + field.encode(), "sha256"),
                 digestmod=hashlib.sha256,
             )
-            for field in (*self.BLIND_INDEX_FIELDS, "log")
+            for field in (*self.BLIND_INDEX_FIELDS, *self.OTHER_MAC_DOMAINS)
         }
 
     def encrypt(self, plaintext: str) -> str:
@@ -85,6 +87,12 @@ class Keyring:
         mac = self._index_macs[field].copy()
         mac.update(normalized_value.encode("utf-8"))
         return mac.digest()
+
+    def sign(self, data: bytes) -> bytes:
+        """A 16-byte MAC proving this service issued `data` (used for pagination cursors)."""
+        mac = self._index_macs["cursor"].copy()
+        mac.update(data)
+        return mac.digest()[:16]
 
     def pseudonym(self, value: str) -> str:
         """A short keyed hash for logs: groups one client's lines without revealing it."""

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, current_app, g
 
-from leadapp.api.parsing import json_object_body, load_or_422
+from leadapp.api.parsing import json_object_body, load_or_422, query_args
+from leadapp.auth import require_api_key
 from leadapp.clientip import client_ip
 from leadapp.extensions import limiter
-from leadapp.schemas import LeadCreateSchema, LeadSchema
+from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.services import leads
 
 bp = Blueprint("leads", __name__)
 
 create_schema = LeadCreateSchema()
+query_schema = LeadQueryArgsSchema()
 lead_schema = LeadSchema()
+page_schema = LeadPageSchema()
 
 
 def _create_limit() -> str:
@@ -23,7 +28,7 @@ def _create_limit() -> str:
 
 
 @bp.post("/leads")
-@limiter.limit(_create_limit)
+@limiter.limit(_create_limit, methods=["POST"])
 def create_lead():
     """Accept one lead."""
     fields = load_or_422(create_schema, json_object_body())
@@ -34,3 +39,27 @@ def create_lead():
     )
     lead = leads.create_lead(fields, ip_address)
     return lead_schema.dump(lead), 201, {"Location": f"/leads/{lead['id']}"}
+
+
+@bp.get("/leads")
+@require_api_key
+def list_leads():
+    """A page of leads, newest first, optionally filtered by exact email or phone."""
+    args = query_args(query_schema)
+    page = leads.list_leads(g.api_key, **args)
+    return page_schema.dump(page)
+
+
+@bp.get("/leads/<uuid:lead_id>")
+@require_api_key
+def get_lead(lead_id: uuid.UUID):
+    """One lead."""
+    return lead_schema.dump(leads.get_lead(g.api_key, lead_id))
+
+
+@bp.delete("/leads/<uuid:lead_id>")
+@require_api_key
+def erase_lead(lead_id: uuid.UUID):
+    """Erase one lead."""
+    leads.erase_lead(g.api_key, lead_id)
+    return "", 204

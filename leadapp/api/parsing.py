@@ -45,3 +45,18 @@ def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
             "The request has invalid fields: " + ", ".join(sorted(messages)) + ".",
             errors=messages,
         ) from None
+
+
+def query_args(schema: Schema) -> dict[str, Any]:
+    """Validate the query string with a schema; a repeated argument is a 422."""
+    repeated = {
+        name: ["Give this argument once."]
+        for name, values in request.args.lists()
+        if len(values) > 1
+    }
+    if repeated:
+        raise ValidationFailed(
+            "The query has repeated arguments: " + ", ".join(sorted(repeated)) + ".",
+            errors=repeated,
+        )
+    return load_or_422(schema, request.args.to_dict())

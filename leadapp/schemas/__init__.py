@@ -1,5 +1,5 @@
 """Marshmallow schemas: validation of input, shaping of output."""
 
-from leadapp.schemas.lead import LeadCreateSchema, LeadSchema
+from leadapp.schemas.lead import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 
-__all__ = ["LeadCreateSchema", "LeadSchema"]
+__all__ = ["LeadCreateSchema", "LeadPageSchema", "LeadQueryArgsSchema", "LeadSchema"]

@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from leadapp.normalize import normalize_email, normalize_ip, normalize_name, normalize_phone
 
@@ -74,3 +74,28 @@ class LeadSchema(Schema):
     phone = fields.String(required=True)
     ip_address = fields.String(required=True, allow_none=True)
     created_at = UTCDateTime(required=True)
+
+
+class LeadQueryArgsSchema(Schema):
+    """Query arguments of GET /leads; email and phone are normalized as on POST /leads."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Page size, 1-100."},
+    )
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
+    email = NormalizedString(normalize_email, metadata={"description": "Exact email match."})
+    phone = NormalizedString(
+        _phone_in_default_region, metadata={"description": "Exact phone match."}
+    )
+
+
+class LeadPageSchema(Schema):
+    """One page of leads."""
+
+    items = fields.List(fields.Nested(LeadSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)

@@ -1,19 +1,23 @@
-"""Lead rules and transactions: create (race-safe duplicate refusal)."""
+"""Lead rules and transactions: create (race-safe duplicate refusal), list, read, erase."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import delete, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from leadapp.crypto import Keyring, current_keyring
-from leadapp.errors import DuplicateLead, Forbidden
+from leadapp.cursor import InvalidCursor, decode_cursor, encode_cursor
+from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
 from leadapp.models.lead import Lead, utcnow
 from leadapp.normalize import email_match_key
+from leadapp.services import audit
+from leadapp.services.apikeys import ApiKeyIdentity
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
 # it conflicted with; then the INSERT is simply tried again.
@@ -107,3 +111,81 @@ def lead_ip_address(
             raise Forbidden("ip_address may only be sent with an API key.")
         return connection_ip
     return submitted
+
+
+@dataclass
+class LeadPage:
+    """One page of leads, newest first, and the cursor of the next page (or None)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+LEAD_COLUMNS = ("id", "name", "email", "phone", "ip_address", "created_at")
+
+
+def _lead_columns() -> list[Any]:
+    """The columns a lead is returned with (decrypted by the column type)."""
+    return [Lead.__table__.c[name] for name in LEAD_COLUMNS]
+
+
+def list_leads(
+    api_key: ApiKeyIdentity,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> LeadPage:
+    """A page of leads, newest first, optionally only exact matches of email and/or phone.
+
+    Keyset pagination on (created_at, id) walks the index, so a deep page costs what
+    the first does. The read is audited in the same transaction.
+    """
+    keyring = current_keyring()
+    table = Lead.__table__
+    query = select(*_lead_columns()).order_by(table.c.created_at.desc(), table.c.id.desc())
+    if cursor is not None:
+        try:
+            position = decode_cursor(keyring, cursor)
+        except InvalidCursor as error:
+            raise ValidationFailed(str(error), errors={"cursor": [str(error)]}) from None
+        query = query.where(tuple_(table.c.created_at, table.c.id) < position)
+    if email is not None:
+        query = query.where(
+            table.c.email_bidx == keyring.blind_index("email", email_match_key(email))
+        )
+    if phone is not None:
+        query = query.where(table.c.phone_bidx == keyring.blind_index("phone", phone))
+    with db.engine.begin() as connection:
+        rows = connection.execute(query.limit(limit + 1)).all()
+        items = [row._asdict() for row in rows[:limit]]
+        audit.record(
+            connection, api_key, "search" if email or phone else "list", [i["id"] for i in items]
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(keyring, last["created_at"], last["id"])
+    return LeadPage(items=items, next_cursor=next_cursor)
+
+
+def get_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> dict[str, Any]:
+    """One lead, decrypted, or NotFound; the read is audited."""
+    table = Lead.__table__
+    with db.engine.begin() as connection:
+        row = connection.execute(select(*_lead_columns()).where(table.c.id == lead_id)).first()
+        if row is None:
+            raise NotFound("No lead with this id.")
+        audit.record(connection, api_key, "read", [lead_id])
+    return row._asdict()
+
+
+def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:
+    """Delete a lead (its email, phone and IP become free again), or NotFound; audited."""
+    table = Lead.__table__
+    with db.engine.begin() as connection:
+        deleted = connection.execute(delete(table).where(table.c.id == lead_id)).rowcount
+        if deleted == 0:
+            raise NotFound("No lead with this id.")
+        audit.record(connection, api_key, "erase", [lead_id])

@@ -1,0 +1,25 @@
+"""The audit trail of personal-data reads and erasures (ids only, never the data)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadapp.extensions import db
+from leadapp.models.lead import utcnow
+
+
+class AuditEvent(db.Model):
+    """One admin action on leads: which key, when, what, on which lead ids."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    api_key_id: Mapped[int] = mapped_column(Integer)
+    api_key_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    lead_ids: Mapped[list[str]] = mapped_column(JSON)
+    request_id: Mapped[str] = mapped_column(String(128))

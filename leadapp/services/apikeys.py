@@ -1,0 +1,89 @@
+"""API keys: create (shown once), list, revoke, and authenticate a presented key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from leadapp.extensions import db
+from leadapp.models import ApiKey
+from leadapp.models.apikey import API_KEY_NAME_MAX
+from leadapp.models.lead import utcnow
+
+KEY_PREFIX = "lak_"
+CACHE_EXTENSION = "leadapp.apikey_cache"
+
+
+class ApiKeyError(ValueError):
+    """An API-key command can't be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class ApiKeyIdentity:
+    """Who an authenticated request is: enough to limit, audit and log, nothing secret."""
+
+    id: int
+    name: str
+
+
+def hash_key(key: str) -> bytes:
+    """SHA-256 of a key: keys are 256 random bits, so a fast hash is enough."""
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def create_api_key(name: str) -> tuple[ApiKey, str]:
+    """Create a key with a unique name; return the row and the key, which is never stored."""
+    name = name.strip()
+    if not name or len(name) > API_KEY_NAME_MAX or not name.isprintable():
+        raise ApiKeyError(f"A key name must be 1-{API_KEY_NAME_MAX} printable characters.")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(name=name, key_hash=hash_key(key), prefix=key[:12])
+    db.session.add(api_key)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiKeyError(f"An API key named {name!r} already exists.") from None
+    return api_key, key
+
+
+def list_api_keys() -> list[ApiKey]:
+    """Every key, oldest first (hashes and prefixes only)."""
+    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_api_key(name: str) -> ApiKey:
+    """Mark a key revoked; every process refuses it once its cache entry expires."""
+    api_key = db.session.scalar(select(ApiKey).where(ApiKey.name == name))
+    if api_key is None:
+        raise ApiKeyError(f"No API key named {name!r}.")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        db.session.commit()
+    return api_key
+
+
+def _lookup(key_hash: bytes) -> ApiKeyIdentity | None:
+    """The active key with this hash, from the database."""
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            select(ApiKey.id, ApiKey.name).where(
+                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+            )
+        ).first()
+    return ApiKeyIdentity(id=row.id, name=row.name) if row else None
+
+
+def authenticate(key: str) -> ApiKeyIdentity | None:
+    """The identity behind a presented key, or None when it is unknown or revoked.
+
+    Answers are cached per process for LEADAPP_CACHE_SECONDS, so a revocation takes
+    effect everywhere within that time without a database query per request.
+    """
+    key_hash = hash_key(key)
+    return current_app.extensions[CACHE_EXTENSION].get_or_load(key_hash, lambda: _lookup(key_hash))

@@ -1,0 +1,37 @@
+"""The audit trail: who read or erased which leads, and when (never the data itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from flask import g
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from leadapp.extensions import db
+from leadapp.models import AuditEvent
+from leadapp.models.lead import utcnow
+from leadapp.services.apikeys import ApiKeyIdentity
+
+
+def record(
+    connection: Connection, api_key: ApiKeyIdentity, action: str, lead_ids: Iterable[UUID]
+) -> None:
+    """Write one audit event inside the caller's transaction."""
+    connection.execute(
+        insert(AuditEvent.__table__),
+        {
+            "at": utcnow(),
+            "api_key_id": api_key.id,
+            "api_key_name": api_key.name,
+            "action": action,
+            "lead_ids": [str(lead_id) for lead_id in lead_ids],
+            "request_id": g.get("request_id", "-"),
+        },
+    )
+
+
+def recent_events(limit: int) -> list[AuditEvent]:
+    """The newest events first."""
+    return list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))

@@ -1,0 +1,55 @@
+"""A small thread-safe cache whose entries expire, for hot-path lookups of slow-changing data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    """Maps keys to values for `ttl` seconds, holding at most `maxsize` entries."""
+
+    def __init__(self, ttl: float, maxsize: int = 1024) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value, or a freshly loaded one when missing or expired.
+
+        `load` runs outside the lock: a slow database never blocks other keys, and a
+        load that raises leaves the previous entry (if any) to expire normally.
+        """
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self.maxsize and key not in self._entries:
+                self._entries.clear()
+            self._entries[key] = (now + self.ttl, value)
+        return value
+
+    def stale(self, key: K, default: V) -> V:
+        """The last value held for `key` even if expired, kept for another period.
+
+        For when reloading failed: serving the last known value beats failing, and
+        re-arming it stops every request from retrying the failed load.
+        """
+        with self._lock:
+            entry = self._entries.get(key)
+            value = entry[1] if entry is not None else default
+            self._entries[key] = (time.monotonic() + self.ttl, value)
+        return value
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
