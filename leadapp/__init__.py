@@ -68,9 +68,11 @@ def _register_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
     from leadapp.api import leads, ops
+    from leadapp.web import bp as web_bp
 
     app.register_blueprint(leads.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(web_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,0 +1,34 @@
+"""The web pages: the lead form at `/` and the admin page at `/admin`, with their assets.
+
+Both pages are static HTML; all behaviour lives in separate scripts under `static/`, so the
+strict Content-Security-Policy set in hooks.py (no inline script or style) holds for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, send_from_directory
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Not /static: Flask 3 registers the app's own /static route (for leadapp/static, which does
+# not exist) before any blueprint's, and the first rule wins.
+bp = Blueprint("web", __name__, static_folder=STATIC_DIR, static_url_path="/assets")
+
+
+def _page(filename: str) -> Response:
+    """Serve one of the static HTML pages; the browser revalidates it on every visit."""
+    return send_from_directory(STATIC_DIR, filename, mimetype="text/html")
+
+
+@bp.get("/")
+def lead_form() -> Response:
+    """The public lead form."""
+    return _page("form.html")
+
+
+@bp.get("/admin")
+def admin() -> Response:
+    """The admin page: list, find and erase leads with an API key."""
+    return _page("admin.html")

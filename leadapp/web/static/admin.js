@@ -1,0 +1,375 @@
+/* The admin page: an API key kept in sessionStorage only, leads page by page, find, erase. */
+(function () {
+  "use strict";
+
+  var L = window.LeadApp;
+  var STORAGE_KEY = "leadapp.apiKey";
+  var UNAUTHORIZED = "The API key is wrong or has been revoked. Enter another key.";
+
+  var alertRegion = document.getElementById("admin-alert");
+  var statusRegion = document.getElementById("admin-status");
+  var keySection = document.getElementById("key-section");
+  var keyForm = document.getElementById("key-form");
+  var keyInput = document.getElementById("api-key");
+  var keyError = document.getElementById("api-key-error");
+  var forgetButton = document.getElementById("forget-key");
+  var leadsSection = document.getElementById("leads-section");
+  var leadsTitle = document.getElementById("leads-title");
+  var table = document.getElementById("leads-table");
+  var tbody = document.getElementById("leads-body");
+  var empty = document.getElementById("leads-empty");
+  var searchForm = document.getElementById("search-form");
+  var searchBy = document.getElementById("search-by");
+  var searchValue = document.getElementById("search-value");
+  var searchClear = document.getElementById("search-clear");
+  var pageSize = document.getElementById("page-size");
+  var prevButton = document.getElementById("prev-page");
+  var nextButton = document.getElementById("next-page");
+  var pageLabel = document.getElementById("page-label");
+
+  // cursors[i] is the cursor that fetched page i + 1 (null for the first page).
+  var cursors = [null];
+  var nextCursor = null;
+  var search = null;
+  var loading = false;
+
+  /** The key for this tab, or null. sessionStorage only: never localStorage, never a cookie. */
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(STORAGE_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** Keep or drop the key for this tab. */
+  function storeKey(key) {
+    if (key) {
+      window.sessionStorage.setItem(STORAGE_KEY, key);
+    } else {
+      window.sessionStorage.removeItem(STORAGE_KEY);
+    }
+  }
+
+  /** Show the key form (with an optional error at the top) instead of the leads. */
+  function askForKey(message) {
+    leadsSection.hidden = true;
+    forgetButton.hidden = true;
+    keySection.hidden = false;
+    L.clear(tbody);
+    keyInput.value = "";
+    L.showNotice(alertRegion, "error", message || "");
+    keyInput.focus();
+  }
+
+  /** The key was refused: forget it and ask for another. */
+  function unauthorized() {
+    storeKey(null);
+    L.showNotice(statusRegion, "info", "");
+    askForKey(UNAUTHORIZED);
+  }
+
+  /** Show the problem of a failed response at the top (field messages included). */
+  function showProblem(response, problem) {
+    if (problem && problem.errors && (response.status === 422 || response.status === 400)) {
+      var lines = [];
+      Object.keys(problem.errors).forEach(function (field) {
+        [].concat(problem.errors[field]).forEach(function (message) {
+          lines.push(field + ": " + message);
+        });
+      });
+      L.showNotice(alertRegion, "error", problem.detail || "The request was refused.", lines);
+      return;
+    }
+    var described = L.describeProblem(response, problem);
+    L.showNotice(alertRegion, "error", described.title, [described.detail]);
+  }
+
+  /** Call the admin API with the key; resolves to {response, data}, or null after a 401. */
+  function api(method, path) {
+    var key = storedKey();
+    if (!key) {
+      askForKey();
+      return Promise.resolve(null);
+    }
+    return fetch(path, {
+      method: method,
+      headers: { Authorization: "Bearer " + key, Accept: "application/json" },
+      credentials: "omit",
+      cache: "no-store"
+    })
+      .then(function (response) {
+        if (response.status === 401) {
+          unauthorized();
+          return null;
+        }
+        return L.readJson(response).then(function (data) {
+          return { response: response, data: data };
+        });
+      })
+      .catch(function () {
+        L.showNotice(alertRegion, "error", L.NETWORK_PROBLEM.title);
+        return null;
+      });
+  }
+
+  /** Disable the pager and mark the table busy while a page loads. */
+  function setLoading(value) {
+    loading = value;
+    table.setAttribute("aria-busy", value ? "true" : "false");
+    prevButton.disabled = value || cursors.length <= 1;
+    nextButton.disabled = value || !nextCursor;
+  }
+
+  /** One table cell with a label for the narrow (stacked) layout. */
+  function cell(label, text, className) {
+    var td = L.element("td", className, text);
+    td.setAttribute("data-label", label);
+    return td;
+  }
+
+  /** The Erase button of a row: a first click asks, a second click erases. */
+  function eraseControls(lead, row) {
+    var td = L.element("td", "row-actions");
+    var erase = L.element("button", "button button-danger button-small", "Erase");
+    var cancel = L.element("button", "button button-secondary button-small", "Cancel");
+    erase.type = "button";
+    cancel.type = "button";
+    cancel.hidden = true;
+    erase.setAttribute("aria-label", "Erase " + lead.name);
+
+    function reset() {
+      erase.dataset.confirm = "";
+      erase.textContent = "Erase";
+      erase.setAttribute("aria-label", "Erase " + lead.name);
+      erase.classList.remove("button-confirm");
+      cancel.hidden = true;
+    }
+
+    erase.addEventListener("click", function () {
+      if (erase.dataset.confirm !== "yes") {
+        erase.dataset.confirm = "yes";
+        erase.textContent = "Really erase?";
+        erase.setAttribute("aria-label", "Really erase " + lead.name + "?");
+        erase.classList.add("button-confirm");
+        cancel.hidden = false;
+        L.showNotice(statusRegion, "info", "Press Really erase? again to erase " + lead.name + ".");
+        return;
+      }
+      erase.disabled = true;
+      cancel.disabled = true;
+      erase.textContent = "Erasing…";
+      api("DELETE", "/leads/" + encodeURIComponent(lead.id)).then(function (result) {
+        if (!result) {
+          return;
+        }
+        if (result.response.status === 204 || result.response.status === 404) {
+          removeRow(row, lead, result.response.status === 404);
+          return;
+        }
+        erase.disabled = false;
+        cancel.disabled = false;
+        reset();
+        showProblem(result.response, result.data);
+      });
+    });
+    cancel.addEventListener("click", function () {
+      reset();
+      L.showNotice(statusRegion, "info", "");
+      erase.focus();
+    });
+    erase.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && erase.dataset.confirm === "yes") {
+        reset();
+      }
+    });
+    td.appendChild(erase);
+    td.appendChild(cancel);
+    return td;
+  }
+
+  /** Take an erased lead off the table. */
+  function removeRow(row, lead, alreadyGone) {
+    row.parentNode.removeChild(row);
+    L.showNotice(alertRegion, "error", "");
+    L.showNotice(
+      statusRegion,
+      "success",
+      alreadyGone ? "That lead had already been erased." : "Erased the lead of " + lead.name + "."
+    );
+    leadsTitle.focus();
+    if (!tbody.rows.length) {
+      loadPage();
+    }
+  }
+
+  /** One table row for a lead. */
+  function row(lead) {
+    var tr = document.createElement("tr");
+    tr.dataset.leadId = lead.id;
+    tr.appendChild(cell("Name", lead.name, "cell-name"));
+    tr.appendChild(cell("Email", lead.email, "cell-email"));
+    tr.appendChild(cell("Phone", lead.phone, "cell-phone mono"));
+    tr.appendChild(cell("IP", lead.ip_address || "—", "cell-ip mono"));
+    var created = cell("Created", "", "cell-created");
+    var time = L.element("time", null, L.formatTimestamp(lead.created_at));
+    time.dateTime = lead.created_at;
+    created.appendChild(time);
+    tr.appendChild(created);
+    tr.appendChild(eraseControls(lead, tr));
+    return tr;
+  }
+
+  /** Fill the table with one page of leads. */
+  function render(items) {
+    L.clear(tbody);
+    items.forEach(function (lead) {
+      tbody.appendChild(row(lead));
+    });
+    empty.hidden = items.length > 0;
+    empty.textContent = search ? "No lead matches that " + search.by + "." : "No leads yet.";
+    var page = cursors.length;
+    pageLabel.textContent = search ? "Search results, page " + page : "Page " + page;
+  }
+
+  /** The query string of the current page. */
+  function query() {
+    var params = new URLSearchParams();
+    params.set("limit", pageSize.value);
+    var cursor = cursors[cursors.length - 1];
+    if (cursor) {
+      params.set("cursor", cursor);
+    }
+    if (search) {
+      params.set(search.by, search.value);
+    }
+    return params.toString();
+  }
+
+  /** Fetch and show the current page (the last cursor in the stack). */
+  function loadPage() {
+    if (loading) {
+      return Promise.resolve();
+    }
+    setLoading(true);
+    return api("GET", "/leads?" + query()).then(function (result) {
+      if (result && result.response.ok && result.data && Array.isArray(result.data.items)) {
+        L.showNotice(alertRegion, "error", "");
+        keySection.hidden = true;
+        leadsSection.hidden = false;
+        forgetButton.hidden = false;
+        nextCursor = result.data.next_cursor || null;
+        render(result.data.items);
+      } else if (result) {
+        nextCursor = null;
+        if (cursors.length > 1) {
+          cursors.pop();
+        }
+        if (!result.response.ok) {
+          showProblem(result.response, result.data);
+        } else {
+          L.showNotice(alertRegion, "error", "Unexpected answer from the server.");
+        }
+      }
+      setLoading(false);
+    });
+  }
+
+  /** Start again from the first page. */
+  function firstPage() {
+    cursors = [null];
+    nextCursor = null;
+    return loadPage();
+  }
+
+  keyForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var key = keyInput.value.trim();
+    if (!key) {
+      keyError.textContent = "Please enter an API key.";
+      keyError.hidden = false;
+      keyInput.setAttribute("aria-invalid", "true");
+      keyInput.setAttribute("aria-describedby", "api-key-hint api-key-error");
+      keyInput.focus();
+      return;
+    }
+    keyError.hidden = true;
+    keyError.textContent = "";
+    keyInput.removeAttribute("aria-invalid");
+    keyInput.setAttribute("aria-describedby", "api-key-hint");
+    storeKey(key);
+    keyInput.value = "";
+    firstPage().then(function () {
+      if (!leadsSection.hidden) {
+        leadsTitle.focus();
+      }
+    });
+  });
+
+  forgetButton.addEventListener("click", function () {
+    storeKey(null);
+    search = null;
+    searchValue.value = "";
+    searchClear.hidden = true;
+    askForKey();
+    L.showNotice(statusRegion, "info", "The API key has been forgotten in this tab.");
+  });
+
+  searchBy.addEventListener("change", function () {
+    searchValue.placeholder = searchBy.value === "email" ? "ada@example.com" : "+44 20 7946 0958";
+  });
+
+  searchForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = searchValue.value.trim();
+    if (!value) {
+      L.showNotice(alertRegion, "error", "Enter an email address or phone number to find.");
+      searchValue.focus();
+      return;
+    }
+    search = { by: searchBy.value, value: value };
+    searchClear.hidden = false;
+    L.showNotice(statusRegion, "info", "");
+    firstPage();
+  });
+
+  searchClear.addEventListener("click", function () {
+    search = null;
+    searchValue.value = "";
+    searchClear.hidden = true;
+    L.showNotice(statusRegion, "info", "");
+    firstPage().then(function () {
+      searchValue.focus();
+    });
+  });
+
+  pageSize.addEventListener("change", function () {
+    firstPage();
+  });
+
+  nextButton.addEventListener("click", function () {
+    if (!nextCursor || loading) {
+      return;
+    }
+    cursors.push(nextCursor);
+    loadPage().then(function () {
+      leadsTitle.focus();
+    });
+  });
+
+  prevButton.addEventListener("click", function () {
+    if (cursors.length <= 1 || loading) {
+      return;
+    }
+    cursors.pop();
+    loadPage().then(function () {
+      leadsTitle.focus();
+    });
+  });
+
+  if (storedKey()) {
+    firstPage();
+  } else {
+    askForKey();
+  }
+})();

@@ -1,0 +1,549 @@
+"""The web pages in a real browser (Debian's Chromium through Playwright) against waitress."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from leadapp import create_app
+from leadapp.extensions import db
+from tests.conftest import LiveServer, require_service
+from tests.factories import e164_for, lead_payload, phone_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+# The browser logs every 4xx/5xx answer as a console error; on the API those are expected
+# (the page shows them), anywhere else (a missing script, stylesheet or icon) they are not.
+EXPECTED_API_FAILURE = re.compile(r"/leads(/[0-9a-f-]+)?(\?.*)?$")
+# Reported by the page itself, so a violation is seen even if Chromium's wording changes.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole module; each test gets its own context."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require_service("Chromium", f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError as error:  # pragma: no cover - playwright is a test requirement
+        require_service("Chromium", f"playwright is not importable: {error}")
+    with ExitStack() as stack:
+        try:
+            playwright = stack.enter_context(sync_playwright())
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Error as error:
+            require_service("Chromium", f"Playwright could not launch {CHROMIUM}: {error}")
+        stack.callback(browser.close)
+        yield browser
+
+
+@dataclass
+class Site:
+    """A LeadApp served by waitress on loopback, and how to reach it."""
+
+    app: Flask
+    server: LiveServer
+
+    @property
+    def url(self) -> str:
+        """The base URL."""
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def api_key(self, name: str = "browser-test") -> str:
+        """Create an API key through the CLI, as an operator does; the key is the last line."""
+        result = self.app.test_cli_runner().invoke(args=["apikeys", "create", name])
+        assert result.exit_code == 0, result.output
+        return result.output.strip().splitlines()[-1]
+
+    def revoke(self, name: str) -> None:
+        """Revoke an API key through the CLI."""
+        result = self.app.test_cli_runner().invoke(args=["apikeys", "revoke", name])
+        assert result.exit_code == 0, result.output
+
+    def add_lead(self, n: int, key: str | None = None, **overrides: Any) -> dict[str, Any]:
+        """Create lead number n: with a key from its own IP address, else from 127.0.0.2."""
+        body = lead_payload(n, **overrides)
+        headers = {}
+        if key is not None:
+            body.setdefault("ip_address", f"198.51.100.{n % 250 + 1}" if n < 250 else None)
+            headers["Authorization"] = f"Bearer {key}"
+        status, _, created = self.server.request(
+            "POST", "/leads", body, headers=headers, source_ip="127.0.0.2"
+        )
+        assert status == 201, created
+        return created
+
+    def lead_status(self, key: str, lead_id: str) -> int:
+        """GET /leads/<id> with a key: 200 or 404."""
+        status, _, _ = self.server.request(
+            "GET", f"/leads/{lead_id}", headers={"Authorization": f"Bearer {key}"}
+        )
+        return status
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
+    """Serve SQLite-backed apps built with configuration overrides; stop them afterwards."""
+    with ExitStack() as stack:
+        count = 0
+
+        def factory(**overrides: Any) -> Site:
+            nonlocal count
+            count += 1
+            config = {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/browser-{count}.db",
+                **overrides,
+            }
+            app = create_app(config)
+            with app.app_context():
+                db.create_all()
+            stack.callback(lambda: _dispose(app))
+            server = stack.enter_context(LiveServer(app, threads=4))
+            return Site(app, server)
+
+        yield factory
+
+
+def _dispose(app: Flask) -> None:
+    """Close an app's database connections."""
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site]) -> Site:
+    """A site with the default configuration."""
+    return make_site()
+
+
+@dataclass
+class PageLog:
+    """What a page reported that a user would never see: console errors, uncaught errors."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: Any) -> None:
+        """Keep console errors, except the expected refusals of API calls."""
+        if message.type != "error":
+            return
+        url = (message.location or {}).get("url", "")
+        if message.text.startswith("Failed to load resource") and EXPECTED_API_FAILURE.search(url):
+            return
+        self.errors.append(f"console: {message.text} ({url})")
+
+    def on_page_error(self, error: Any) -> None:
+        """Keep uncaught exceptions."""
+        self.errors.append(f"pageerror: {error}")
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open pages in fresh contexts; fail if any logged a console error or CSP violation."""
+    contexts = []
+    logs: list[PageLog] = []
+
+    def opener(url: str, **context_options: Any) -> Any:
+        context = browser.new_context(**context_options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        contexts.append(context)
+        page = context.new_page()
+        log = PageLog()
+        logs.append(log)
+        page.on("console", log.on_console)
+        page.on("pageerror", log.on_page_error)
+        page.on("dialog", lambda dialog: log.errors.append(f"dialog: {dialog.message}"))
+        page.goto(url)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    problems = [error for log in logs for error in log.errors]
+    assert not problems, "\n".join(problems)
+
+
+def expect(target: Any) -> Any:
+    """Playwright's auto-waiting assertions."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def fill_form(page: Any, name: str, email: str, phone: str) -> None:
+    """Type a lead into the form."""
+    page.get_by_label("Full name").fill(name)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Phone number").fill(phone)
+
+
+def no_horizontal_scroll(page: Any) -> bool:
+    """Whether the page fits its viewport's width."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+# The lead form -------------------------------------------------------------------------
+
+
+def test_valid_lead_is_confirmed_with_what_was_stored(site: Site, open_page) -> None:
+    page = open_page(site.url + "/")
+    expect(page).to_have_title(re.compile("Get in touch"))
+    fill_form(page, "  Ada Lovelace ", "Ada@Example.COM", phone_for(7))
+
+    # Hold the request to see the busy state, then let it through.
+    held: list[Any] = []
+    page.route("**/leads", lambda route: held.append(route))
+    page.get_by_role("button", name="Send my details").click()
+    button = page.locator("#submit")
+    expect(button).to_be_disabled()
+    expect(button).to_have_text("Sending…")
+    expect(page.locator("#lead-form")).to_have_attribute("aria-busy", "true")
+    assert len(held) == 1
+    request = held[0].request
+    assert request.method == "POST"
+    assert request.header_value("content-type") == "application/json"
+    assert request.post_data_json == {
+        "name": "  Ada Lovelace ",
+        "email": "Ada@Example.COM",
+        "phone": phone_for(7),
+    }
+    held[0].continue_()
+
+    success = page.locator("#lead-success")
+    expect(success).to_be_visible()
+    expect(success).to_be_focused()
+    expect(page.locator("#lead-form")).to_be_hidden()
+    expect(success.locator("[data-lead=name]")).to_have_text("Ada Lovelace")
+    expect(success.locator("[data-lead=email]")).to_have_text("Ada@example.com")
+    expect(success.locator("[data-lead=phone]")).to_have_text(e164_for(7))
+    expect(success.locator("[data-lead=created_at]")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$")
+    )
+    expect(success.locator("[data-lead=id]")).to_have_text(re.compile(r"^[0-9a-f-]{36}$"))
+    expect(page.locator("#form-alert")).to_be_empty()
+
+
+def test_duplicate_email_is_shown_under_the_email_field(site: Site, open_page) -> None:
+    site.add_lead(1, email="taken@example.com")
+    page = open_page(site.url + "/")
+    fill_form(page, "Someone Else", "TAKEN@example.com", phone_for(2))
+    page.get_by_role("button", name="Send my details").click()
+
+    email = page.get_by_label("Email address")
+    message = page.locator("#email-error")
+    expect(message).to_have_text("A lead with this email address already exists.")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_attribute("aria-describedby", "email-error")
+    expect(email).to_be_focused()
+    expect(page.locator("#form-alert")).to_contain_text("already registered")
+    for other in ("name", "phone"):
+        expect(page.locator(f"#{other}-error")).to_be_hidden()
+        expect(page.locator(f"#{other}")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("button", name="Send my details")).to_be_enabled()
+
+    # Correcting the field withdraws its message.
+    email.fill("someone.else@example.com")
+    expect(message).to_be_hidden()
+    expect(email).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_invalid_phone_is_shown_under_the_phone_field(site: Site, open_page) -> None:
+    page = open_page(site.url + "/")
+    fill_form(page, "Grace Hopper", "grace@example.com", "+1 650 CALL NOW")
+    page.get_by_role("button", name="Send my details").click()
+
+    phone = page.get_by_label("Phone number")
+    expect(page.locator("#phone-error")).to_have_text(
+        "Phone may contain only digits, spaces and + ( ) - ."
+    )
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_attribute("aria-describedby", "phone-hint phone-error")
+    expect(phone).to_be_focused()
+    expect(page.locator("#form-alert")).to_contain_text("Please correct the fields marked below")
+    expect(page.locator("#email-error")).to_be_hidden()
+    expect(page.locator("#lead-success")).to_be_hidden()
+
+    # Fixed, the same form goes through.
+    phone.fill(phone_for(3))
+    page.get_by_role("button", name="Send my details").click()
+    expect(page.locator("#lead-success")).to_be_visible()
+    expect(page.locator("#lead-success [data-lead=phone]")).to_have_text(e164_for(3))
+
+
+def test_empty_fields_are_caught_before_anything_is_sent(site: Site, open_page) -> None:
+    page = open_page(site.url + "/")
+    sent: list[Any] = []
+    page.on("request", lambda request: sent.append(request) if "/leads" in request.url else None)
+    page.get_by_label("Email address").fill("not-an-email")
+    page.get_by_role("button", name="Send my details").click()
+    expect(page.locator("#name-error")).to_have_text("Please enter your name.")
+    expect(page.locator("#email-error")).to_contain_text("valid email address")
+    expect(page.locator("#phone-error")).to_have_text("Please enter your phone number.")
+    expect(page.get_by_label("Full name")).to_be_focused()
+    assert sent == []
+
+
+def test_rate_limit_is_explained_at_the_top(make_site, open_page) -> None:
+    site = make_site(LEADAPP_RATELIMIT_LEADS="1 per minute")
+    # The browser connects from 127.0.0.1 too: this spends its one attempt.
+    status, _, _ = site.server.request("POST", "/leads", lead_payload(1, phone="bad"))
+    assert status == 422
+    page = open_page(site.url + "/")
+    fill_form(page, "Ada Lovelace", "ada@example.com", phone_for(4))
+    page.get_by_role("button", name="Send my details").click()
+
+    alert = page.get_by_role("alert").filter(has_text="Too many attempts")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text(re.compile(r"Please wait \d+ seconds and try again\."))
+    expect(alert).to_contain_text("Limit: 1 per 1 minute.")
+    for name in ("name", "email", "phone"):
+        expect(page.locator(f"#{name}-error")).to_be_hidden()
+    expect(page.get_by_role("button", name="Send my details")).to_be_enabled()
+
+
+def test_form_fits_a_phone_screen(site: Site, open_page) -> None:
+    page = open_page(
+        site.url + "/", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+    )
+    assert no_horizontal_scroll(page)
+    long_email = "a.very.long.address.that.keeps.going." + "x" * 40 + "@example.com"
+    fill_form(page, "Ada " + "Lovelace" * 12, long_email, "+1 650 CALL NOW")
+    page.get_by_role("button", name="Send my details").click()
+    expect(page.locator("#phone-error")).to_be_visible()
+    assert no_horizontal_scroll(page)
+    box = page.get_by_role("button", name="Send my details").bounding_box()
+    assert box is not None and box["width"] >= 300 and box["height"] >= 44
+
+
+def test_form_can_be_used_with_the_keyboard_alone(site: Site, open_page) -> None:
+    page = open_page(site.url + "/")
+    keyboard = page.keyboard
+    keyboard.press("Tab")
+    expect(page.get_by_label("Full name")).to_be_focused()
+    keyboard.type("Katherine Johnson")
+    keyboard.press("Tab")
+    expect(page.get_by_label("Email address")).to_be_focused()
+    keyboard.type("katherine@example.com")
+    keyboard.press("Tab")
+    expect(page.get_by_label("Phone number")).to_be_focused()
+    keyboard.type(phone_for(5))
+    keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Send my details")).to_be_focused()
+    keyboard.press("Enter")
+    expect(page.locator("#lead-success")).to_be_focused()
+    expect(page.locator("#lead-success [data-lead=email]")).to_have_text("katherine@example.com")
+
+
+# The admin page ------------------------------------------------------------------------
+
+
+def sign_in(page: Any, key: str) -> None:
+    """Enter an API key on the admin page."""
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Show leads").click()
+
+
+def rows(page: Any) -> Any:
+    """The lead rows of the table."""
+    return page.locator("#leads-body tr")
+
+
+def test_admin_wrong_key_says_so_and_asks_again(site: Site, open_page) -> None:
+    key = site.api_key()
+    site.add_lead(1, key)
+    page = open_page(site.url + "/admin")
+    expect(page.get_by_label("API key", exact=True)).to_be_focused()
+    sign_in(page, "lak_not-a-real-key")
+
+    alert = page.locator("#admin-alert")
+    expect(alert).to_contain_text("The API key is wrong or has been revoked")
+    expect(page.get_by_label("API key", exact=True)).to_be_visible()
+    expect(page.get_by_label("API key", exact=True)).to_be_focused()
+    expect(page.get_by_label("API key", exact=True)).to_have_value("")
+    expect(page.locator("#leads-section")).to_be_hidden()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(1)
+    expect(alert).to_be_empty()
+
+
+def test_admin_revoked_key_is_refused_and_forgotten(make_site, open_page) -> None:
+    site = make_site(LEADAPP_CACHE_SECONDS=0)
+    key = site.api_key("soon-revoked")
+    for n in range(3):
+        site.add_lead(n, key)
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(3)
+
+    site.revoke("soon-revoked")
+    page.get_by_label("Per page").select_option("10")
+    expect(page.locator("#admin-alert")).to_contain_text("wrong or has been revoked")
+    expect(page.get_by_label("API key", exact=True)).to_be_focused()
+    expect(rows(page)).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_admin_lists_leads_page_by_page(site: Site, open_page) -> None:
+    key = site.api_key()
+    for n in range(1, 22):
+        site.add_lead(n, key)
+    # Data is shown as text, never interpreted as HTML.
+    site.add_lead(22, key, name='<img src="x" data-x="1">Mallory')
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+
+    expect(rows(page)).to_have_count(20)
+    first = rows(page).first
+    expect(first.locator("td").nth(0)).to_have_text('<img src="x" data-x="1">Mallory')
+    assert page.locator("#leads-body img").count() == 0
+    second = rows(page).nth(1)
+    expect(second.locator("td").nth(0)).to_have_text("Lead Person 21")
+    expect(second.locator("td").nth(1)).to_have_text("lead21@example.com")
+    expect(second.locator("td").nth(2)).to_have_text(e164_for(21))
+    expect(second.locator("td").nth(3)).to_have_text("198.51.100.22")
+    expect(second.locator("td").nth(4)).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
+    expect(page.locator("#page-label")).to_have_text("Page 1")
+    expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+
+    page.get_by_role("button", name="Next page").click()
+    expect(page.locator("#page-label")).to_have_text("Page 2")
+    expect(rows(page)).to_have_count(2)
+    expect(rows(page).first.locator("td").first).to_have_text("Lead Person 2")
+    expect(rows(page).last.locator("td").first).to_have_text("Lead Person 1")
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+
+    page.get_by_role("button", name="Previous page").click()
+    expect(page.locator("#page-label")).to_have_text("Page 1")
+    expect(rows(page)).to_have_count(20)
+
+    page.get_by_label("Per page").select_option("10")
+    expect(rows(page)).to_have_count(10)
+    page.get_by_role("button", name="Next page").click()
+    page.get_by_role("button", name="Next page").click()
+    expect(page.locator("#page-label")).to_have_text("Page 3")
+    expect(rows(page)).to_have_count(2)
+
+
+def test_admin_finds_leads_by_email_and_by_phone(site: Site, open_page) -> None:
+    key = site.api_key()
+    for n in range(1, 4):
+        site.add_lead(n, key)
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(3)
+
+    page.get_by_label("Email address or phone number to find").fill("LEAD2@Example.com")
+    page.get_by_role("button", name="Find").click()
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first.locator("td").nth(1)).to_have_text("lead2@example.com")
+    expect(page.locator("#page-label")).to_contain_text("Search results")
+
+    page.get_by_label("Find by").select_option("phone")
+    page.get_by_label("Email address or phone number to find").fill(phone_for(3))
+    page.get_by_role("button", name="Find").click()
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first.locator("td").nth(2)).to_have_text(e164_for(3))
+
+    page.get_by_label("Email address or phone number to find").fill("+44 20 7999 9999")
+    page.get_by_role("button", name="Find").click()
+    expect(rows(page)).to_have_count(0)
+    expect(page.locator("#leads-empty")).to_have_text("No lead matches that phone.")
+
+    page.get_by_label("Email address or phone number to find").fill("no letters please")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#admin-alert")).to_contain_text("phone:")
+
+    page.get_by_role("button", name="Show all").click()
+    expect(rows(page)).to_have_count(3)
+    expect(page.locator("#admin-alert")).to_be_empty()
+
+
+def test_admin_erases_a_lead_after_confirmation(site: Site, open_page) -> None:
+    key = site.api_key()
+    leads = [site.add_lead(n, key) for n in range(1, 3)]
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(2)
+
+    row = page.locator(f'#leads-body tr[data-lead-id="{leads[0]["id"]}"]')
+    row.get_by_role("button", name="Erase Lead Person 1").click()
+    confirm = row.get_by_role("button", name="Really erase Lead Person 1?")
+    expect(confirm).to_have_text("Really erase?")
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.get_by_role("button", name="Erase Lead Person 1")).to_be_focused()
+    assert site.lead_status(key, leads[0]["id"]) == 200
+
+    row.get_by_role("button", name="Erase Lead Person 1").click()
+    confirm.click()
+    expect(row).to_have_count(0)
+    expect(rows(page)).to_have_count(1)
+    expect(page.locator("#admin-status")).to_have_text("Erased the lead of Lead Person 1.")
+    assert site.lead_status(key, leads[0]["id"]) == 404
+    assert site.lead_status(key, leads[1]["id"]) == 200
+
+    # Erased means free again: the same person can be taken in anew.
+    site.add_lead(1, key)
+
+
+def test_admin_key_lives_in_session_storage_only(site: Site, open_page) -> None:
+    key = site.api_key()
+    site.add_lead(1, key)
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(1)
+
+    assert page.evaluate("() => Object.values(sessionStorage)") == [key]
+    assert page.evaluate("() => localStorage.length") == 0
+    assert page.evaluate("() => document.cookie") == ""
+    assert page.context.cookies() == []
+    assert key not in page.url
+
+    # It survives a reload of the tab...
+    page.reload()
+    expect(rows(page)).to_have_count(1)
+    # ... but not another tab's session.
+    other = open_page(site.url + "/admin")
+    expect(other.get_by_label("API key", exact=True)).to_be_visible()
+
+    page.get_by_role("button", name="Forget key").click()
+    expect(page.get_by_label("API key", exact=True)).to_be_visible()
+    expect(rows(page)).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.length") == 0
+    expect(page.locator("#admin-status")).to_contain_text("forgotten")
+
+
+def test_admin_fits_a_phone_screen(site: Site, open_page) -> None:
+    key = site.api_key()
+    for n in range(1, 4):
+        site.add_lead(n, key)
+    site.add_lead(4, key, email="an.unusually.long.address.for.a.person@subdomain.example.com")
+    page = open_page(site.url + "/admin", viewport={"width": 375, "height": 667}, is_mobile=True)
+    assert no_horizontal_scroll(page)
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(4)
+    assert no_horizontal_scroll(page)
