@@ -1,6 +1,7 @@
 # LeadApp: `make run` serves, `make test` runs every test. See README.md.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+THREADS ?= 4
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ $(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
 
 run: $(VENV)/.runtime
 	$(BIN)/flask --app leadapp db upgrade
-	$(BIN)/python -m leadapp.server --host $(HOST) --port $(PORT)
+	$(BIN)/python -m leadapp.server --host $(HOST) --port $(PORT) --threads $(THREADS)
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

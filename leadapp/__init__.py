@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from leadapp.auth import register_auth
 from leadapp.config import load_config
+from leadapp.cors import register_cors
 from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine, engine_options
 from leadapp.errors import register_error_handlers
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_keyring(app)
     register_request_hooks(app)
     register_auth(app)
+    register_cors(app)
     _register_extensions(app)
     register_error_handlers(app)
     _register_blueprints(app)

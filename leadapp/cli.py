@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from flask.cli import with_appcontext
@@ -33,9 +35,7 @@ def keys_generate() -> None:
 def keys_rotate(batch_size: int) -> None:
     """Re-encrypt every lead under the newest key (safe to interrupt and rerun)."""
     total = rotation.count_leads()
-    with click.progressbar(
-        length=total, label="Re-encrypting leads", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=total, label="Re-encrypting leads", file=sys.stderr) as bar:
         result = rotation.rotate_all(batch_size=batch_size, progress=bar.update)
     click.echo(f"Checked {result.checked} leads, re-encrypted {result.rotated}.")
 

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
+from leadapp.config import ConfigError
 
-class InvalidKeyError(ValueError):
+
+class InvalidKeyError(ConfigError):
     """A configured key is malformed."""
 
 

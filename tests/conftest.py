@@ -18,6 +18,7 @@ from waitress.server import create_server
 
 from leadapp import create_app
 from leadapp.extensions import db
+from leadapp.server import waitress_settings
 
 CONFIG_VARIABLES = (
     "LEADAPP_DATABASE_URL",
@@ -154,9 +155,8 @@ class LiveServer:
     """A real waitress server in a background thread, on a free loopback port."""
 
     def __init__(self, app: Flask, threads: int = 8) -> None:
-        self.server = create_server(
-            app, host="127.0.0.1", port=0, threads=threads, max_request_body_size=16 * 1024
-        )
+        self.app = app  # pytest-flask reads this when a test uses `live_server`
+        self.server = create_server(app, host="127.0.0.1", port=0, **waitress_settings(threads))
         self.port = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -206,3 +206,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def redis_problem() -> str | None:
+    """Why Redis can't be used, or None when it answers."""
+    if not REDIS_URL:
+        return "set LEADAPP_TEST_REDIS_URL"
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        return f"{type(error).__name__} connecting to LEADAPP_TEST_REDIS_URL"
+    return None
+
+
+@pytest.fixture(params=["memory", "redis"])
+def ratelimit_storage(request: pytest.FixtureRequest) -> str:
+    """Rate-limit tests run on the in-memory default and on Redis (flushed first)."""
+    if request.param == "memory":
+        return "memory://"
+    require_service("Redis", redis_problem())
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL
+
+
+def create_api_key(app: Flask, name: str = "partner") -> str:
+    """Create an API key through the CLI, as an operator would; return the printed key."""
+    result = app.test_cli_runner().invoke(args=["apikeys", "create", name])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def api_key(app: Flask) -> str:
+    """A valid API key for the `app` fixture."""
+    return create_api_key(app)
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for a key."""
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,86 @@
+"""Security headers on every response, CORS for POST /leads from configured origins only."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from tests.factories import lead_payload
+
+ALLOWED = "https://landing.example"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/nowhere", "/leads"])
+def test_security_headers_everywhere(client, path: str) -> None:
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def cors_app(make_app) -> Flask:
+    """An app that lets one landing-page origin post leads."""
+    return make_app(LEADAPP_CORS_ORIGINS=[ALLOWED, "https://other.example"])
+
+
+def test_preflight_from_an_allowed_origin(cors_app: Flask) -> None:
+    response = cors_app.test_client().options(
+        "/leads",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+    assert "Origin" in response.headers["Vary"]
+
+
+def test_post_from_an_allowed_origin_exposes_location(cors_app: Flask) -> None:
+    response = cors_app.test_client().post(
+        "/leads", json=lead_payload(1), headers={"Origin": ALLOWED}
+    )
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert "Location" in response.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "https://landing.example.evil"])
+def test_other_origins_get_no_cors_headers(cors_app: Flask, origin: str) -> None:
+    client = cors_app.test_client()
+    preflight = client.options(
+        "/leads", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    post = client.post("/leads", json=lead_payload(2), headers={"Origin": origin})
+    assert "Access-Control-Allow-Origin" not in post.headers
+
+
+def test_no_cors_without_configuration(client) -> None:
+    response = client.options(
+        "/leads", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"}
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_admin_endpoints_are_never_cors_enabled(cors_app: Flask) -> None:
+    response = cors_app.test_client().get(
+        "/leads/00000000-0000-0000-0000-000000000000", headers={"Origin": ALLOWED}
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_waitress_bounds_the_body_too(live_server) -> None:
+    """Bodies past the app's 16 KiB are the app's 413 problem; waitress caps buffering."""
+    big = lead_payload(1, name="x" * (20 * 1024))
+    status, headers, body = live_server.request("POST", "/leads", big)
+    assert status == 413
+    assert headers["content-type"] == "application/problem+json"
+    assert body["status"] == 413
