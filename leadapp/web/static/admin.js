@@ -8,6 +8,8 @@
 
   var alertRegion = document.getElementById("admin-alert");
   var statusRegion = document.getElementById("admin-status");
+  // For screen readers only: a visible message here would move the button about to be pressed.
+  var announceRegion = document.getElementById("admin-announce");
   var keySection = document.getElementById("key-section");
   var keyForm = document.getElementById("key-form");
   var keyInput = document.getElementById("api-key");
@@ -53,6 +55,7 @@
 
   /** Show the key form (with an optional error at the top) instead of the leads. */
   function askForKey(message) {
+    document.body.classList.add("signed-out");
     leadsSection.hidden = true;
     forgetButton.hidden = true;
     keySection.hidden = false;
@@ -153,7 +156,7 @@
         erase.setAttribute("aria-label", "Really erase " + lead.name + "?");
         erase.classList.add("button-confirm");
         cancel.hidden = false;
-        L.showNotice(statusRegion, "info", "Press Really erase? again to erase " + lead.name + ".");
+        announceRegion.textContent = "Press Really erase? again to erase " + lead.name + ".";
         return;
       }
       erase.disabled = true;
@@ -175,7 +178,7 @@
     });
     cancel.addEventListener("click", function () {
       reset();
-      L.showNotice(statusRegion, "info", "");
+      announceRegion.textContent = "Not erased.";
       erase.focus();
     });
     erase.addEventListener("keydown", function (event) {
@@ -183,14 +186,17 @@
         reset();
       }
     });
-    td.appendChild(erase);
-    td.appendChild(cancel);
+    var inner = L.element("div", "row-actions-inner");
+    inner.appendChild(erase);
+    inner.appendChild(cancel);
+    td.appendChild(inner);
     return td;
   }
 
   /** Take an erased lead off the table. */
   function removeRow(row, lead, alreadyGone) {
     row.parentNode.removeChild(row);
+    announceRegion.textContent = "";
     L.showNotice(alertRegion, "error", "");
     L.showNotice(
       statusRegion,
@@ -255,6 +261,7 @@
     return api("GET", "/leads?" + query()).then(function (result) {
       if (result && result.response.ok && result.data && Array.isArray(result.data.items)) {
         L.showNotice(alertRegion, "error", "");
+        document.body.classList.remove("signed-out");
         keySection.hidden = true;
         leadsSection.hidden = false;
         forgetButton.hidden = false;
