@@ -1,13 +1,15 @@
-"""Operations endpoints: liveness and readiness."""
+"""Operations endpoints: liveness, readiness and the OpenAPI document."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from leadapp.errors import ServiceUnavailable
+from leadapp.openapi import build_openapi
 from leadapp.services import health
 
 bp = Blueprint("ops", __name__)
+API_VERSION = "1.0.0"
 
 
 @bp.get("/healthz")
@@ -23,3 +25,12 @@ def readyz():
     if failures:
         raise ServiceUnavailable("Not ready: " + ", ".join(failures) + " unavailable.")
     return {"status": "ok", "checks": {"database": "ok", "rate_limit_storage": "ok"}}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of every endpoint (built once per app)."""
+    document = current_app.extensions.get("leadapp.openapi")
+    if document is None:
+        document = current_app.extensions["leadapp.openapi"] = build_openapi(API_VERSION)
+    return document

@@ -9,7 +9,15 @@ from typing import Any
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from leadapp.normalize import normalize_email, normalize_ip, normalize_name, normalize_phone
+from leadapp.normalize import (
+    EMAIL_MAX_CHARS,
+    NAME_MAX_CHARS,
+    PHONE_MAX_CHARS,
+    normalize_email,
+    normalize_ip,
+    normalize_name,
+    normalize_phone,
+)
 
 
 class NormalizedString(fields.String):
@@ -40,16 +48,28 @@ class LeadCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = NormalizedString(normalize_name, required=True, metadata={"example": "Ada Lovelace"})
+    name = NormalizedString(
+        normalize_name,
+        required=True,
+        metadata={"example": "Ada Lovelace", "maxLength": NAME_MAX_CHARS},
+    )
     email = NormalizedString(
-        normalize_email, required=True, metadata={"example": "ada@example.com"}
+        normalize_email,
+        required=True,
+        metadata={"example": "ada@example.com", "maxLength": EMAIL_MAX_CHARS, "format": "email"},
     )
     phone = NormalizedString(
-        _phone_in_default_region, required=True, metadata={"example": "+44 20 7946 0958"}
+        _phone_in_default_region,
+        required=True,
+        metadata={"example": "+44 20 7946 0958", "maxLength": PHONE_MAX_CHARS},
     )
     ip_address = NormalizedString(
         normalize_ip,
-        metadata={"description": "The visitor's IP address; only with an API key."},
+        metadata={
+            "description": "The visitor's IP address; only with an API key.",
+            "example": "203.0.113.7",
+            "maxLength": 45,
+        },
     )
 
 
@@ -87,8 +107,12 @@ class LeadQueryArgsSchema(Schema):
         validate=validate.Range(min=1, max=100),
         metadata={"description": "Page size, 1-100."},
     )
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
-    email = NormalizedString(normalize_email, metadata={"description": "Exact email match."})
+    cursor = fields.String(
+        metadata={"description": "next_cursor of the previous page.", "minLength": 1}
+    )
+    email = NormalizedString(
+        normalize_email, metadata={"description": "Exact email match.", "format": "email"}
+    )
     phone = NormalizedString(
         _phone_in_default_region, metadata={"description": "Exact phone match."}
     )
