@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -322,6 +323,54 @@ def test_rate_limit_is_explained_at_the_top(make_site, open_page) -> None:
     for name in ("name", "email", "phone"):
         expect(page.locator(f"#{name}-error")).to_be_hidden()
     expect(page.get_by_role("button", name="Send my details")).to_be_enabled()
+
+
+PROBLEMS = {
+    "blocked": (403, {}, "Requests from your network are blocked.", "This request was refused."),
+    "unavailable": (
+        503,
+        {"Retry-After": "5"},
+        "The database is unavailable right now; try again shortly.",
+        "The service is temporarily unavailable. Please try again in 5 seconds.",
+    ),
+    "unexpected": (
+        500,
+        {},
+        "An unexpected error occurred. Quote request id 4f2a9c when reporting it.",
+        "Something went wrong on our side. Please try again later.",
+    ),
+    "too-large": (413, {}, "The data value transmitted exceeds the capacity limit.", "too long"),
+    "malformed": (400, {}, "The body must be a JSON object.", "could not be read"),
+}
+
+
+@pytest.mark.parametrize("case", [*PROBLEMS, "offline"])
+def test_other_problems_are_explained_at_the_top(site: Site, open_page, case: str) -> None:
+    page = open_page(site.url + "/")
+    if case == "offline":
+        page.route("**/leads", lambda route: route.abort("connectionrefused"))
+        detail, plain = "", "Could not reach the server. Check your connection and try again."
+    else:
+        status, headers, detail, plain = PROBLEMS[case]
+        problem = {"type": "about:blank", "title": "x", "status": status, "detail": detail}
+        page.route(
+            "**/leads",
+            lambda route: route.fulfill(
+                status=status,
+                headers=headers,
+                content_type="application/problem+json",
+                body=json.dumps(problem),
+            ),
+        )
+    fill_form(page, "Ada Lovelace", "ada@example.com", phone_for(6))
+    page.get_by_role("button", name="Send my details").click()
+
+    alert = page.locator("#form-alert")
+    expect(alert).to_contain_text(plain)
+    expect(alert).to_contain_text(detail)
+    expect(page.get_by_role("button", name="Send my details")).to_be_enabled()
+    for name in ("name", "email", "phone"):
+        expect(page.locator(f"#{name}-error")).to_be_hidden()
 
 
 def test_form_fits_a_phone_screen(site: Site, open_page) -> None:
