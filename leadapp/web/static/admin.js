@@ -34,6 +34,9 @@
   var nextCursor = null;
   var search = null;
   var loading = false;
+  // Each load gets a number; an answer to anything but the latest load is ignored, so a slow
+  // page cannot overwrite the results of a search typed after it.
+  var generation = 0;
 
   /** The key for this tab, or null. sessionStorage only: never localStorage, never a cookie. */
   function storedKey() {
@@ -254,11 +257,12 @@
 
   /** Fetch and show the current page (the last cursor in the stack). */
   function loadPage() {
-    if (loading) {
-      return Promise.resolve();
-    }
+    var mine = ++generation;
     setLoading(true);
     return api("GET", "/leads?" + query()).then(function (result) {
+      if (mine !== generation) {
+        return;
+      }
       if (result && result.response.ok && result.data && Array.isArray(result.data.items)) {
         L.showNotice(alertRegion, "error", "");
         document.body.classList.remove("signed-out");
