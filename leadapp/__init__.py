@@ -22,7 +22,8 @@ from leadapp.hooks import register_request_hooks
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, with `config` overriding it (tests use that)."""
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-level static folder: the pages' assets are the web blueprint's.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)

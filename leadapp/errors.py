@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, g, json
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,11 @@ def _render_http_exception(error: HTTPException) -> Response:
         for name, value in error.get_headers()
         if name.lower() not in ("content-type", "content-length")
     }
-    return problem_response(status, error.name, error.description or error.name, headers=headers)
+    detail = error.description or error.name
+    if isinstance(error, TooManyRequests):
+        # Flask-Limiter's description is the bare limit ("5 per 1 minute").
+        detail = f"Too many requests: the limit is {detail}. Wait before trying again."
+    return problem_response(status, error.name, detail, headers=headers)
 
 
 def _render_database_error(error: DBAPIError) -> Response:
