@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 
 from leadapp.clientip import client_ip
 from leadapp.crypto import current_keyring
+from leadapp.errors import RETRY_AFTER_UNAVAILABLE
 
 access_log = logging.getLogger("leadapp.access")
 
@@ -43,7 +44,11 @@ def _start_request() -> None:
 def _finish_response(response: Response) -> Response:
     """Stamp the request id and security headers on every response."""
     response.headers["X-Request-ID"] = g.get("request_id", "-")
-    if response.status_code not in (429, 503):
+    if response.status_code == 503 and response.headers.get("X-RateLimit-Remaining") != "0":
+        # Flask-Limiter raises any Retry-After to its window's reset (up to an hour); a
+        # client with requests left should retry when the outage may be over.
+        response.headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+    elif response.status_code not in (429, 503):
         # Flask-Limiter stamps Retry-After on every limited response; it only means
         # something on a refusal.
         response.headers.pop("Retry-After", None)
