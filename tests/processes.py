@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,12 +118,18 @@ def _run_as(user: str | None) -> list[str]:
     return ["runuser", "-u", user, "--"]
 
 
-def _drop_privileges(user: str | None) -> dict[str, Any]:
-    """Popen arguments that run the child as `user` (only root can; others run as themselves)."""
-    if user is None or os.geteuid() != 0:
-        return {}
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+def bound_by_file_permissions() -> list[str]:
+    """A command prefix under which file permissions bind (root overrides them otherwise).
+
+    As root, `setpriv` drops the capabilities that let root ignore permission bits from
+    the bounding set, so the child runs as root yet cannot write a 0444 file or create
+    files in a 0555 directory. Other users are bound by permissions already.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None, "setpriv (util-linux) is needed to drop root's file override"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
 
 
 def leadapp_environment(
@@ -167,12 +173,17 @@ class LeadAppServer:
     """One `python -m leadapp.server` process on a free loopback port."""
 
     def __init__(
-        self, env: Mapping[str, str], log_path: Path, *, threads: int = 8, user: str | None = None
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        threads: int = 8,
+        command_prefix: Sequence[str] = (),
     ) -> None:
         self.env = dict(env)
         self.log_path = log_path
         self.threads = threads
-        self.user = user
+        self.command_prefix = list(command_prefix)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -200,6 +211,7 @@ class LeadAppServer:
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     [
+                        *self.command_prefix,
                         sys.executable,
                         "-m",
                         "leadapp.server",
@@ -215,7 +227,6 @@ class LeadAppServer:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    **_drop_privileges(self.user),
                 )
             if self._wait_healthy():
                 return self
@@ -427,6 +438,7 @@ class PrivatePostgres:
         self.base = Path(tempfile.mkdtemp(prefix="leadapp-pg-"))
         self.data = self.base / "data"
         self.log_path = self.base / "postgres.log"
+        self.template: str | None = None  # a migrated database that create_database copies
         owner = pwd.getpwnam(self.USER)
         os.chown(self.base, owner.pw_uid, owner.pw_gid)
         self.base.chmod(0o700)
@@ -497,7 +509,7 @@ class PrivatePostgres:
         return f"postgresql+psycopg://{self.USER}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, template: str | None = None) -> str:
-        """Create a fresh database (optionally a copy of `template`); return its URL."""
+        """Create a fresh database (a copy of `template`, if given); return its URL."""
         name = "leadapp_" + uuid.uuid4().hex[:12]
         engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
         try:
