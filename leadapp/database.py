@@ -10,6 +10,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 5
+# libpq waits forever for a server that accepts the connection but never answers (a
+# host that vanished, a partition); every request would hang, /healthz included.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def engine_options(database_url: str) -> dict[str, Any]:
@@ -17,9 +20,12 @@ def engine_options(database_url: str) -> dict[str, Any]:
     # hide_parameters: otherwise SQLAlchemy puts bound values (plaintext email and
     # phone, before encryption is visible) into exception text and logs.
     options: dict[str, Any] = {"hide_parameters": True}
-    if make_url(database_url).get_backend_name() == "sqlite":
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     else:
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
         # A connection that died with the server is replaced on checkout, so the
         # process recovers by itself when the database returns.
         options["pool_pre_ping"] = True
