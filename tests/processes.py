@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -296,6 +297,18 @@ def unhandled_errors(servers: list[LeadAppServer]) -> list[str]:
         for line in server.log().splitlines()
         if "unhandled error" in line or '"status": 500' in line
     ]
+
+
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A loopback port that accepts TCP connections (in the kernel) and never answers.
+
+    What a client sees of a database host that vanished or hangs: no refusal, no reply.
+    """
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield listener.getsockname()[1]
 
 
 # --- private Redis -------------------------------------------------------------------

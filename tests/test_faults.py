@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from leadapp import create_app
+from leadapp.database import POSTGRES_CONNECT_TIMEOUT_SECONDS, engine_options
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
 from tests.conftest import require_service
 from tests.factories import lead_payload
@@ -29,6 +30,7 @@ from tests.processes import (
     LoadGenerator,
     PrivatePostgres,
     PrivateRedis,
+    black_hole,
     bound_by_file_permissions,
     by_id,
     flask_command,
@@ -195,6 +197,34 @@ def test_postgres_outage_is_503_and_the_same_processes_recover(
         assert all(server.alive() for server in servers)
 
     assert by_id(read_leads(postgres_url, test_keys)) == {lead["id"]: lead for lead in accepted}
+
+
+def test_unresponsive_postgres_host_is_503_within_the_connect_timeout(
+    test_keys: dict[str, str], tmp_path: Path, server_logs: list[LeadAppServer]
+) -> None:
+    with black_hole() as port:
+        env = leadapp_environment(test_keys, f"postgresql+psycopg://leadapp@127.0.0.1:{port}/x")
+        with leadapp_servers(1, env, tmp_path) as (server,):
+            server_logs.append(server)
+            for method, path, body in [
+                ("POST", "/leads", lead_payload(700)),
+                ("GET", "/readyz", None),
+            ]:
+                started = time.monotonic()
+                answer = server.request(method, path, body, timeout=60)
+                assert_unavailable(answer)
+                # libpq would wait forever; the engine gives up after its connect timeout.
+                assert time.monotonic() - started < 3 * POSTGRES_CONNECT_TIMEOUT_SECONDS
+            started = time.monotonic()
+            assert server.request("GET", "/healthz", timeout=60).status == 200
+            assert time.monotonic() - started < 3 * POSTGRES_CONNECT_TIMEOUT_SECONDS
+
+
+def test_a_connect_timeout_in_the_url_wins() -> None:
+    default = engine_options("postgresql+psycopg://leadapp@db.internal/leadapp")
+    assert default["connect_args"] == {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+    chosen = engine_options("postgresql+psycopg://leadapp@db.internal/leadapp?connect_timeout=2")
+    assert "connect_args" not in chosen  # libpq reads it from the URL
 
 
 def _created_or_none(answer: Answer) -> dict[str, Any] | None:
