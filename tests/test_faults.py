@@ -345,6 +345,29 @@ def test_redis_outage_falls_back_to_memory_and_recovers(
     assert by_id(read_leads(postgres_url, test_keys)) == {lead["id"]: lead for lead in accepted}
 
 
+def test_unresponsive_redis_costs_milliseconds_not_a_hang(
+    sqlite_file: Path, test_keys: dict[str, str], tmp_path: Path, server_logs: list[LeadAppServer]
+) -> None:
+    with black_hole() as port:
+        env = leadapp_environment(
+            test_keys,
+            f"sqlite:///{sqlite_file}",
+            LEADAPP_RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
+            LEADAPP_RATELIMIT_LEADS="5 per minute",
+        )
+        with leadapp_servers(1, env, tmp_path) as (server,):
+            server_logs.append(server)
+            started = time.monotonic()
+            answers = [server.request("POST", "/leads", lead_payload(800 + n)) for n in range(6)]
+            elapsed = time.monotonic() - started
+            ready = server.request("GET", "/readyz", timeout=10)
+    # Counted in memory instead: the first lead, duplicates of its IP, then the limit.
+    assert [answer.status for answer in answers] == [201, 409, 409, 409, 409, 429]
+    assert elapsed < 5, elapsed
+    assert_unavailable(ready)
+    assert "rate-limit storage" in ready.body["detail"]
+
+
 def _allowed_alternating(servers: list[LeadAppServer], source_ip: str) -> int:
     """How many of 12 invalid leads from one address, alternating servers, pass the limit."""
     statuses = [
