@@ -254,6 +254,12 @@ class LeadAppServer:
         """Send one request to this server (see http_request)."""
         return http_request(self.port, method, path, body, **options)
 
+    def kill(self) -> None:
+        """Kill the process outright (SIGKILL): a crash, with no chance to finish anything."""
+        assert self.process is not None
+        _signal_group(self.process, signal.SIGKILL)
+        self.process.wait(timeout=STOP_TIMEOUT)
+
     def stop(self) -> None:
         """Terminate the process (SIGTERM to its session), killing it if it lingers."""
         if self.process is None or self.process.poll() is not None:
@@ -622,7 +628,7 @@ class LoadGenerator:
                 answer: Answer | BaseException = server.request(
                     "POST", "/leads", body, source_ip=source_ip, timeout=20
                 )
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:
                 answer = error
             with self._lock:
                 self.answers.append((body, source_ip, answer))
