@@ -327,19 +327,6 @@ def redis_server_problem() -> str | None:
     return None
 
 
-def redis_url_problem(url: str) -> str | None:
-    """Why the Redis at `url` can't be used, or None when it answers PING."""
-    if not url:
-        return "set LEADAPP_TEST_REDIS_URL"
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except redis.RedisError as error:
-        return f"{type(error).__name__} connecting to {url}"
-    return None
-
-
 class PrivateRedis:
     """A redis-server of our own on a free port, without persistence, that a test may stop."""
 

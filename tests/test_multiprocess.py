@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,19 +12,19 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, postgres_problem, require_service
+from tests.conftest import POSTGRES_URL, postgres_problem, require_service
 from tests.factories import lead_payload
 from tests.processes import (
     Answer,
     LeadAppServer,
+    PrivateRedis,
     flask_command,
     leadapp_environment,
     leadapp_servers,
     read_leads,
-    redis_url_problem,
+    redis_server_problem,
     unhandled_errors,
     wait_until,
 )
@@ -31,18 +32,13 @@ from tests.processes import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 RACERS = 100
-SCHEMA = "leadapp_multiprocess"
-# A Redis database of its own, so these tests neither see nor wipe anyone else's keys.
-REDIS_DB = 13
+# A schema of this run's own: other modules empty the public schema's tables at will, and
+# another run of the suite may be using the same database at the same time.
+SCHEMA = f"leadapp_multiprocess_{uuid.uuid4().hex[:8]}"
 # The contract: a blocklist change reaches every running process within 30 seconds.
 BLOCKLIST_PROPAGATION_SECONDS = 30
 
 StartServers = Callable[..., AbstractContextManager[list[LeadAppServer]]]
-
-
-def _redis_url() -> str:
-    """The shared test Redis, on this module's own database number."""
-    return REDIS_URL.rsplit("/", 1)[0] + f"/{REDIS_DB}"
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +65,21 @@ def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A redis-server of this run's own, shared by every process a test starts."""
+    require_service("Redis (redis-server)", redis_server_problem())
+    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def shared_services(schema_url: str) -> tuple[str, str]:
-    """Our schema (emptied) and the CI's Redis (our database flushed): (database, storage)."""
-    require_service("Redis", redis_url_problem(REDIS_URL))
+def shared_services(schema_url: str, redis_server: PrivateRedis) -> tuple[str, str]:
+    """The PostgreSQL schema (emptied) and Redis (flushed) every process shares."""
     engine = create_engine(schema_url)
     with engine.begin() as connection:
         tables = connection.execute(
@@ -84,9 +91,9 @@ def shared_services(schema_url: str) -> tuple[str, str]:
         ).scalars()
         connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
     engine.dispose()
-    with redis.Redis.from_url(_redis_url(), socket_timeout=5) as client:
-        client.flushdb()
-    return schema_url, _redis_url()
+    with redis_server.client() as client:
+        client.flushall()
+    return schema_url, redis_server.url()
 
 
 @pytest.fixture
