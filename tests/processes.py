@@ -112,11 +112,19 @@ def http_request(
         connection.close()
 
 
+def _runuser() -> str | None:
+    """Path of util-linux's runuser (in /usr/sbin, which a root PATH may lack)."""
+    found = shutil.which("runuser") or "/usr/sbin/runuser"
+    return found if os.access(found, os.X_OK) else None
+
+
 def _run_as(user: str | None) -> list[str]:
     """The command prefix that runs a command as `user` (nothing when already that user)."""
     if user is None or pwd.getpwuid(os.geteuid()).pw_name == user:
         return []
-    return ["runuser", "-u", user, "--"]
+    runuser = _runuser()
+    assert runuser is not None, "runuser (util-linux) is needed to run a command as " + user
+    return [runuser, "-u", user, "--"]
 
 
 def bound_by_file_permissions() -> list[str]:
@@ -423,6 +431,8 @@ def private_postgres_problem() -> str | None:
         return "initdb/pg_ctl not found (apt-get install postgresql-15)"
     if os.geteuid() != 0:
         return "a private cluster is run as the postgres user, which needs root"
+    if _runuser() is None:
+        return "runuser (util-linux) not found"
     try:
         pwd.getpwnam("postgres")
     except KeyError:
