@@ -32,7 +32,12 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(VENV)/.test
+$(VENV)/.bench: requirements.txt requirements-test.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.test $(VENV)/.runtime
+
+# Not part of `make test`: about 8 minutes, see docs/benchmark.md. BENCH_ARGS=--help lists options.
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -1,0 +1,44 @@
+"""The ceiling: a bare Flask app whose POST /leads parses the JSON body and answers 201.
+
+Served with LeadApp's own waitress settings, it shows how fast this stack can answer a
+POST at all on this machine, so LeadApp's throughput can be read as a fraction of it.
+Run as `python -m bench.ceiling --host H --port P --threads N`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flask import Flask, request
+from waitress import serve
+
+from leadapp.server import DEFAULT_THREADS, waitress_settings
+
+
+def create_ceiling_app() -> Flask:
+    """A Flask app with one endpoint, POST /leads, doing nothing but parsing the body."""
+    app = Flask(__name__)
+
+    @app.post("/leads")
+    def create_lead() -> tuple[dict[str, object], int]:
+        """Parse the JSON body and answer 201 with a small JSON body."""
+        body = request.get_json()
+        return {"status": "created", "fields": len(body)}, 201
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the ceiling app with the waitress settings LeadApp is served with."""
+    parser = argparse.ArgumentParser(description="Serve the benchmark's ceiling app.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    args = parser.parse_args(argv)
+    serve(create_ceiling_app(), host=args.host, port=args.port, **waitress_settings(args.threads))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

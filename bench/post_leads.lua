@@ -1,0 +1,75 @@
+-- wrk script: POST /leads with a distinct valid lead on every request.
+--
+-- Usage: wrk -s post_leads.lua URL -- API_KEY OFFSET STRIDE
+--   API_KEY  sent as "Authorization: Bearer API_KEY" (so the body may carry ip_address)
+--   OFFSET   first lead number of this wrk run
+--   STRIDE   lead numbers reserved per thread (a thread must send fewer requests)
+-- Thread t's c-th request is lead k = OFFSET + t * STRIDE + c, so threads never collide
+-- and runs given disjoint ranges never do either. Lead k has email lead<k>@example.com,
+-- phone +44 20 7xxx xxxx with k as the 7 digits (every such London number is valid) and
+-- IP 10.0.0.0 + k; k must stay below 10,000,000. (wrk calls request() once on thread
+-- 0 to check the script, so that thread's first lead number is never sent.) done() prints one JSON line for
+-- bench/wrk.py: requests, latency percentiles and the count of every status.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local api_key = args[1] or ""
+  offset = tonumber(args[2] or "0")
+  stride = tonumber(args[3] or "100000")
+  counter = 0
+  statuses = {}
+  headers = {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. api_key,
+  }
+end
+
+function request()
+  local k = offset + tid * stride + counter
+  counter = counter + 1
+  local body = string.format(
+    '{"name": "Bench Lead %d", "email": "lead%d@example.com", '
+      .. '"phone": "+44 20 7%03d %04d", "ip_address": "10.%d.%d.%d"}',
+    k, k, math.floor(k / 10000) % 1000, k % 10000,
+    math.floor(k / 65536) % 256, math.floor(k / 256) % 256, k % 256
+  )
+  return wrk.format("POST", "/leads", headers, body)
+end
+
+function response(status, headers, body)
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for key, n in pairs(thread:get("statuses")) do
+      counts[key] = (counts[key] or 0) + n
+    end
+  end
+  local parts = {}
+  for key, n in pairs(counts) do
+    table.insert(parts, string.format('"%s": %d', key, n))
+  end
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, '
+      .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, '
+      .. '"latency_us": {"mean": %.1f, "max": %d, "p50": %d, "p90": %d, "p99": %d, "p999": %d}, '
+      .. '"statuses": {%s}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout,
+    latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9),
+    table.concat(parts, ", ")
+  ))
+end

@@ -1,0 +1,410 @@
+"""`python -m bench`: POST /leads throughput against the ceiling, at scale, and profiled.
+
+Every measured run starts a fresh server pinned to core 0 (fresh database for LeadApp)
+and drives it with wrk pinned to core 1. Configurations are interleaved (ceiling,
+sqlite, postgres, ceiling, ...) so that the machine's noise spreads over all of them;
+the medians are reported. See docs/benchmark.md for what is measured and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import profile, report
+from bench.fill import RESULT_MARKER as FILL_MARKER
+from bench.reads import measure_reads
+from bench.servers import (
+    CLIENT_CORE,
+    REPO_ROOT,
+    PostgresDatabases,
+    Server,
+    SqliteDatabases,
+    bench_keys,
+    leadapp_environment,
+    postgres_url_from_environment,
+    prepare_leadapp,
+    redact,
+    workdir,
+)
+from bench.wrk import MAX_LEAD_NUMBER, STRIDE, ensure_wrk, run_wrk
+
+CEILING = "ceiling"
+SERVER_MODULES = {CEILING: "bench.ceiling", "leadapp": "leadapp.server"}
+TARGETS_TEXT = (
+    "SQLite >= 30% of ceiling, 0 non-2xx, p99 < 40 ms; SQLite at scale >= 90% of empty; "
+    "PostgreSQL >= 25% of ceiling, 0 non-2xx; reads at scale < 50 ms (p99); RSS < 150 MB"
+)
+
+
+class LeadNumbers:
+    """Hands out disjoint ranges of lead numbers for the wrk runs against one database."""
+
+    def __init__(self, threads: int) -> None:
+        self.span = threads * STRIDE
+        self.next = 0
+
+    def take(self) -> int:
+        """The offset of a fresh range for one wrk run."""
+        offset = self.next
+        if offset + self.span > MAX_LEAD_NUMBER:
+            raise RuntimeError("out of lead numbers for this database: fewer runs per database")
+        self.next += self.span
+        return offset
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The bench's command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per run")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk -t")
+    parser.add_argument("--server-threads", type=int, default=4, help="waitress threads")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1_000_000,
+        help="leads to bulk-fill for the at-scale runs and reads (0: skip that part)",
+    )
+    parser.add_argument(
+        "--scale-backends",
+        default="sqlite",
+        help="comma-separated backends measured at scale: sqlite, postgres",
+    )
+    parser.add_argument("--depth", type=int, default=1000, help="page reached by the deep read")
+    parser.add_argument("--samples", type=int, default=100, help="samples per read")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--no-chart", action="store_true", help="do not write docs/benchmark.png")
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    """Print a progress line with the time of day."""
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def measure_post(
+    server: Server,
+    api_key: str,
+    numbers: LeadNumbers,
+    args: argparse.Namespace,
+    profile_output: Path | None = None,
+) -> dict[str, Any]:
+    """Warm the server up, then measure POST /leads with wrk; add server CPU and peak RSS.
+
+    With `profile_output`, py-spy samples the server during the measurement.
+    """
+    load = {"threads": args.wrk_threads, "connections": args.connections}
+    run_wrk(server.url, api_key=api_key, offset=numbers.take(), duration=args.warmup, **load)
+    recorder = (
+        profile.record(server.pid, profile_output, duration=args.duration)
+        if (profile_output)
+        else None
+    )
+    (user_before, system_before), started = server.cpu_times(), time.monotonic()
+    result = run_wrk(
+        server.url, api_key=api_key, offset=numbers.take(), duration=args.duration, **load
+    )
+    wall = time.monotonic() - started
+    measured = result.as_dict()
+    user, system = server.cpu_times()
+    measured["server_user_share"] = (user - user_before) / wall
+    measured["server_system_share"] = (system - system_before) / wall
+    measured["server_cpu_share"] = measured["server_user_share"] + measured["server_system_share"]
+    measured["server_cpu_ms_per_request"] = (
+        measured["server_cpu_share"] * wall * 1000 / max(result.requests, 1)
+    )
+    measured["peak_rss_mb"] = server.peak_rss_mb()
+    if recorder is not None and profile_output is not None:
+        text, _ = recorder.communicate(timeout=args.duration + 60)
+        if recorder.returncode != 0 or not profile_output.exists():
+            raise RuntimeError(f"py-spy failed: {text.decode(errors='replace')}")
+        measured["profile"] = profile.summarize(profile_output.read_text())
+        measured["profile"]["collapsed_stacks"] = str(profile_output.relative_to(REPO_ROOT))
+    return measured
+
+
+def run_line(name: str, run: dict[str, Any]) -> str:
+    """One progress line for a finished run."""
+    return (
+        f"{name:<22} {run['requests_per_s']:7.0f} req/s  p50 {run['p50_ms']:6.1f} ms  "
+        f"p99 {run['p99_ms']:6.1f} ms  non-2xx {run['non_2xx']:>5}  "
+        f"RSS {run['peak_rss_mb']:4.0f} MB  server CPU {run['server_cpu_share']:4.0%}  "
+        f"wrk CPU {run['generator_cpu_share']:4.0%}"
+    )
+
+
+class Bench:
+    """One invocation of the bench: its keys, databases, scratch directory and results."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.keys = bench_keys()
+        self.dir = workdir()
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.backends: dict[str, SqliteDatabases | PostgresDatabases] = {
+            "sqlite": SqliteDatabases(self.dir)
+        }
+        self.skipped: dict[str, str] = {}
+        self.server_count = 0
+
+    def add_postgres(self) -> None:
+        """Use PostgreSQL when it is reachable; otherwise say why it is skipped."""
+        if self.args.no_postgres:
+            self.skipped["postgres"] = "--no-postgres"
+            return
+        databases = PostgresDatabases(postgres_url_from_environment())
+        problem = databases.problem()
+        if problem:
+            self.skipped["postgres"] = problem
+            log(f"PostgreSQL SKIPPED: {problem}")
+            return
+        log(f"PostgreSQL: {redact(databases.url or '')} (dropped and created again for every run)")
+        self.backends["postgres"] = databases
+
+    def server(self, module: str, env: dict[str, str]) -> Server:
+        """A server of this bench, logging into the scratch directory."""
+        self.server_count += 1
+        log_path = self.dir / f"server-{self.server_count}.log"
+        return Server(module, env, log_path, threads=self.args.server_threads)
+
+    def leadapp_database(self, backend: str) -> tuple[str, dict[str, str], str]:
+        """A fresh, migrated database with an API key: its URL, environment and key."""
+        url = self.backends[backend].fresh()
+        env = leadapp_environment(self.keys, url)
+        return url, env, prepare_leadapp(env)
+
+    def run_configuration(self, name: str, profile_output: Path | None = None) -> dict[str, Any]:
+        """One measured run of a configuration on a fresh server (and fresh database)."""
+        numbers = LeadNumbers(self.args.wrk_threads)
+        if name == CEILING:
+            with self.server(SERVER_MODULES[CEILING], dict(os.environ)) as server:
+                return measure_post(server, "ceiling", numbers, self.args)
+        backend = name.removeprefix("leadapp-")
+        url, env, api_key = self.leadapp_database(backend)
+        try:
+            with self.server(SERVER_MODULES["leadapp"], env) as server:
+                return measure_post(server, api_key, numbers, self.args, profile_output)
+        finally:
+            self.backends[backend].discard(url)
+
+    def profile_configuration(self, name: str) -> dict[str, Any]:
+        """A run with py-spy attached to the server (kept out of the medians)."""
+        output = report.RESULTS_DIR / f"{self.stamp}-profile-{name}.txt"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return self.run_configuration(name, profile_output=output)
+
+    def scale(self, backend: str) -> dict[str, Any]:
+        """Fill a database with --scale leads, then measure POST /leads and the reads on it."""
+        args = self.args
+        url, env, api_key = self.leadapp_database(backend)
+        try:
+            log(f"{backend}: filling {args.scale:,} leads (bench/fill.py)")
+            fill = subprocess.run(
+                [sys.executable, "-m", "bench.fill", "--count", str(args.scale)],
+                env=env,
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if fill.returncode != 0:
+                raise RuntimeError(f"bench.fill failed:\n{fill.stdout}{fill.stderr}")
+            marker = next(line for line in fill.stdout.splitlines() if line.startswith(FILL_MARKER))
+            filled = json.loads(marker[len(FILL_MARKER) :])
+            log(
+                f"{backend}: filled {filled['count']:,} leads in {filled['seconds']:.0f} s "
+                f"({filled['rows_per_s']:,.0f} rows/s)"
+            )
+            numbers = LeadNumbers(args.wrk_threads)
+            runs = []
+            for index in range(args.runs):
+                with self.server(SERVER_MODULES["leadapp"], env) as server:
+                    run = measure_post(server, api_key, numbers, args)
+                runs.append(run)
+                log(run_line(f"{backend}@{args.scale:,} #{index + 1}", run))
+            with self.server(SERVER_MODULES["leadapp"], env) as server:
+                reads = measure_reads(
+                    server.port,
+                    api_key,
+                    filled=args.scale,
+                    depth=args.depth,
+                    samples=args.samples,
+                )
+                reads["peak_rss_mb"] = server.peak_rss_mb()
+            reads["filled"] = filled["count"]
+            for key in ("page_1", "deep_page", "email_lookup", "phone_lookup"):
+                item = reads[key]
+                log(
+                    f"{backend}@{args.scale:,} GET {key:<13} median {item['median_ms']:6.2f} ms"
+                    f"  p99 {item['p99_ms']:6.2f} ms"
+                )
+            return {"fill": filled, "runs": runs, "reads": reads}
+        finally:
+            self.backends[backend].discard(url)
+
+
+def check_targets(
+    summary: dict[str, dict[str, Any]], scale: dict[str, dict[str, Any]], scale_name: str
+) -> dict[str, bool]:
+    """Which of the issue's targets were met (only those that were measured)."""
+    checks: dict[str, bool] = {}
+    ceiling = summary[CEILING]["requests_per_s"]
+    if "leadapp-sqlite" in summary:
+        sqlite = summary["leadapp-sqlite"]
+        checks["sqlite >= 30% of ceiling"] = sqlite["requests_per_s"] >= 0.30 * ceiling
+        checks["sqlite 0 non-2xx"] = sqlite["non_2xx_total"] == 0
+        checks["sqlite p99 < 40 ms"] = sqlite["p99_ms"] < 40
+    if "leadapp-postgres" in summary:
+        postgres = summary["leadapp-postgres"]
+        checks["postgres >= 25% of ceiling"] = postgres["requests_per_s"] >= 0.25 * ceiling
+        checks["postgres 0 non-2xx"] = postgres["non_2xx_total"] == 0
+    for backend, result in scale.items():
+        empty = summary.get(f"leadapp-{backend}")
+        at_scale = summary[f"leadapp-{backend}@{scale_name}"]
+        if empty:
+            checks[f"{backend}@{scale_name} >= 90% of empty"] = (
+                at_scale["requests_per_s"] >= 0.9 * empty["requests_per_s"]
+            )
+        checks[f"{backend}@{scale_name} 0 non-2xx"] = at_scale["non_2xx_total"] == 0
+        reads = result["reads"]
+        worst = max(reads[key]["p99_ms"] for key in ("page_1", "deep_page", "email_lookup"))
+        checks[f"{backend}@{scale_name} reads p99 < 50 ms"] = worst < 50
+    for name, row in summary.items():
+        if name != CEILING:
+            checks[f"{name} RSS < 150 MB"] = row["peak_rss_mb"] < 150
+    return checks
+
+
+def scale_label(count: int) -> str:
+    """A short name for a table size: 100k, 1M."""
+    return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
+
+
+def measure_everything(bench: Bench) -> dict[str, Any]:
+    """The interleaved runs, the profiles and the at-scale part; raw results by part."""
+    args = bench.args
+    configurations = [CEILING] + [f"leadapp-{backend}" for backend in bench.backends]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
+    for index in range(args.runs):
+        for name in configurations:
+            run = bench.run_configuration(name)
+            runs[name].append(run)
+            log(run_line(f"{name} #{index + 1}", run))
+
+    profiles: dict[str, Any] = {}
+    if not args.no_profile and profile.py_spy() is None:
+        bench.skipped["profile"] = "py-spy is not installed (requirements-bench.txt)"
+    elif not args.no_profile:
+        for name in configurations[1:]:
+            run = bench.profile_configuration(name)
+            profiles[name] = {**run.pop("profile"), "run": run}
+            log(run_line(f"{name} (profiled)", run))
+            print(profile.format_summary(profiles[name]), flush=True)
+
+    scale: dict[str, dict[str, Any]] = {}
+    for backend in [b.strip() for b in args.scale_backends.split(",") if b.strip()]:
+        if args.scale <= 0:
+            break
+        if backend not in bench.backends:
+            bench.skipped[f"scale-{backend}"] = f"{backend} is not available"
+            continue
+        scale[backend] = bench.scale(backend)
+        runs[f"leadapp-{backend}@{scale_label(args.scale)}"] = scale[backend]["runs"]
+    return {"runs": runs, "profiles": profiles, "scale": scale}
+
+
+def print_report(
+    args: argparse.Namespace,
+    summary: dict[str, dict[str, Any]],
+    scale: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+    targets: dict[str, bool],
+) -> None:
+    """The table of medians, the reads at scale, what was skipped and the targets."""
+    print()
+    print(
+        f"POST /leads, medians of {args.runs} runs of {args.duration:g} s, "
+        f"wrk -t{args.wrk_threads} -c{args.connections} on core {CLIENT_CORE}, "
+        f"waitress {args.server_threads} threads on core 0:"
+    )
+    print(report.table(summary))
+    for backend, result in scale.items():
+        reads = result["reads"]
+        parts = [
+            f"{label} {reads[key]['median_ms']:.1f}/{reads[key]['p99_ms']:.1f} ms"
+            for key, label in (
+                ("page_1", "page 1"),
+                ("deep_page", f"page {reads['deep_page']['page']}"),
+                ("email_lookup", "email lookup"),
+                ("phone_lookup", "phone lookup"),
+            )
+        ]
+        print(
+            f"\n{backend} at {result['fill']['count']:,} leads (filled in "
+            f"{result['fill']['seconds']:.0f} s), GET /leads?limit=50 median/p99: "
+            + ", ".join(parts)
+        )
+    for name, reason in skipped.items():
+        print(f"SKIPPED {name}: {reason}")
+    print(f"\nTargets ({TARGETS_TEXT}):")
+    for name, met in targets.items():
+        print(f"  {'met   ' if met else 'MISSED'}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the whole bench, print the table, write the JSON results and the chart."""
+    args = parse_args(argv)
+    started = time.monotonic()
+    if (os.cpu_count() or 1) < 2:
+        print("the bench needs two cores: server on core 0, load generator on core 1")
+        return 2
+    os.sched_setaffinity(0, {CLIENT_CORE})  # this process and its helpers stay off core 0
+    ensure_wrk()
+    bench = Bench(args)
+    log(f"scratch directory {bench.dir}")
+    try:
+        bench.add_postgres()
+        measured = measure_everything(bench)
+    finally:
+        shutil.rmtree(bench.dir, ignore_errors=True)
+
+    runs, scale = measured["runs"], measured["scale"]
+    summary = {name: report.medians(items) for name, items in runs.items()}
+    ceiling = summary[CEILING]["requests_per_s"]
+    for row in summary.values():
+        row["ratio_to_ceiling"] = row["requests_per_s"] / ceiling
+    targets = check_targets(summary, scale, scale_label(args.scale))
+    elapsed = time.monotonic() - started
+    print_report(args, summary, scale, bench.skipped, targets)
+
+    results = {
+        "stamp": bench.stamp,
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "arguments": vars(args),
+        "machine": report.machine(),
+        "elapsed_s": elapsed,
+        "skipped": bench.skipped,
+        "summary": summary,
+        "targets": targets,
+        **measured,
+    }
+    json_path = report.write_json(results, bench.stamp)
+    print(f"\nRaw results: {json_path.relative_to(REPO_ROOT)}")
+    if not args.no_chart:
+        reads = {backend: result["reads"] for backend, result in scale.items()}
+        chart = report.write_chart(summary, reads or None, report.CHART_PATH)
+        print(f"Chart: {chart.relative_to(REPO_ROOT)}")
+    print(f"Elapsed: {elapsed / 60:.1f} min")
+    return 0

@@ -1,0 +1,295 @@
+"""Processes the benchmark runs: databases, `flask` commands and pinned waitress servers."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER_CORE = 0
+CLIENT_CORE = 1
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+BENCH_DATABASE = "leadapp_bench"
+BENCH_ROLE = "leadapp"
+# API-key callers are limited per key; the bench must measure the app, not the limiter's 429s.
+INTEGRATIONS_LIMIT = "100000000 per minute"
+
+
+def bench_keys() -> dict[str, str]:
+    """Fresh encryption and blind-index keys, fixed for one bench invocation."""
+    return {
+        "LEADAPP_ENCRYPTION_KEYS": Fernet.generate_key().decode("ascii"),
+        "LEADAPP_BLIND_INDEX_KEY": Fernet.generate_key().decode("ascii"),
+    }
+
+
+def leadapp_environment(keys: Mapping[str, str], database_url: str) -> dict[str, str]:
+    """The environment of every LeadApp process of a run: no inherited LEADAPP_* settings."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LEADAPP_")}
+    env.update(
+        {
+            "LEADAPP_ENV": "production",
+            "LEADAPP_DATABASE_URL": database_url,
+            "LEADAPP_RATELIMIT_INTEGRATIONS": INTEGRATIONS_LIMIT,
+            **keys,
+        }
+    )
+    return env
+
+
+def flask_command(env: Mapping[str, str], *args: str) -> str:
+    """Run `flask --app leadapp ARGS` and return its stdout; fail loudly with its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "leadapp", *args],
+        env=dict(env),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def prepare_leadapp(env: Mapping[str, str]) -> str:
+    """Migrate the (fresh) database and create the bench's API key; return the key."""
+    flask_command(env, "db", "upgrade")
+    return flask_command(env, "apikeys", "create", "bench").strip().splitlines()[-1]
+
+
+class SqliteDatabases:
+    """Fresh SQLite files in a temporary directory, one per run."""
+
+    name = "sqlite"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.count = 0
+
+    def problem(self) -> str | None:
+        """SQLite is always available."""
+        return None
+
+    def fresh(self) -> str:
+        """The URL of a new, empty database file."""
+        self.count += 1
+        path = self.workdir / f"leadapp-{self.count}.sqlite3"
+        return f"sqlite:///{path}"
+
+    def discard(self, url: str) -> None:
+        """Delete a database file and its WAL files."""
+        path = Path(make_url(url).database or "")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def postgres_url_from_environment() -> str | None:
+    """The bench database's URL: LEADAPP_BENCH_POSTGRES_URL, else the test role's credentials.
+
+    The test database itself is never used: only its role and password, with the
+    database name replaced by leadapp_bench.
+    """
+    explicit = os.environ.get("LEADAPP_BENCH_POSTGRES_URL", "").strip()
+    if explicit:
+        return explicit
+    test_url = os.environ.get("LEADAPP_TEST_POSTGRES_URL", "").strip()
+    if not test_url:
+        return None
+    return make_url(test_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+class PostgresDatabases:
+    """The leadapp_bench database, dropped and created again (owned by leadapp) per run."""
+
+    name = "postgres"
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+
+    def _admin(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL client command as the postgres superuser (peer authentication)."""
+        return subprocess.run(
+            ["su", "postgres", "-c", " ".join(command)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd="/",
+        )
+
+    def problem(self) -> str | None:
+        """Why PostgreSQL can't be benchmarked here, or None."""
+        if not self.url:
+            return "no credentials: set LEADAPP_BENCH_POSTGRES_URL or LEADAPP_TEST_POSTGRES_URL"
+        if make_url(self.url).database != BENCH_DATABASE:
+            return f"the bench database must be named {BENCH_DATABASE}"
+        try:
+            self.fresh()
+        except (RuntimeError, OSError) as error:
+            return str(error).splitlines()[0]
+        try:
+            engine = create_engine(self.url)
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+        except Exception as error:
+            return f"{type(error).__name__} connecting as {make_url(self.url).username}"
+        return None
+
+    def fresh(self) -> str:
+        """Drop and create leadapp_bench; return its URL."""
+        if self.url is None:
+            raise RuntimeError("no PostgreSQL URL")
+        owner = make_url(self.url).username or BENCH_ROLE
+        for command in (
+            ("dropdb", "--if-exists", "--force", BENCH_DATABASE),
+            ("createdb", "-O", owner, BENCH_DATABASE),
+        ):
+            result = self._admin(*command)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+        return self.url
+
+    def discard(self, url: str) -> None:
+        """Drop the bench database."""
+        self._admin("dropdb", "--if-exists", "--force", BENCH_DATABASE)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set size (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+class Server:
+    """A waitress server (`python -m MODULE`) pinned to one core, on a free loopback port."""
+
+    def __init__(
+        self, module: str, env: Mapping[str, str], log_path: Path, *, threads: int
+    ) -> None:
+        self.module = module
+        self.env = dict(env)
+        self.log_path = log_path
+        self.threads = threads
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (taskset execs the server, so it is the Python process)."""
+        if self.process is None:
+            raise RuntimeError("the server was not started")
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        """Start the process and wait until it answers HTTP."""
+        command = [
+            "taskset", "-c", str(SERVER_CORE), sys.executable, "-m", self.module,
+            "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if self._answers():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        log_text = self.log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{self.module} did not start; its log:\n{log_text}")
+
+    def _answers(self) -> bool:
+        """Whether the server answers an HTTP request (any status will do)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+        except OSError:
+            return False
+        finally:
+            connection.close()
+        return True
+
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system CPU seconds the server has used so far."""
+        return cpu_times(self.pid)
+
+    def peak_rss_mb(self) -> float:
+        """The server's peak RSS so far."""
+        return peak_rss_mb(self.pid)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def workdir() -> Path:
+    """A temporary directory for the bench's databases and logs."""
+    return Path(tempfile.mkdtemp(prefix="leadapp-bench-"))
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

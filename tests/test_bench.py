@@ -1,0 +1,95 @@
+"""Smoke tests of the benchmark's parts (the benchmark itself is `make bench`, not a test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bench import fill, profile, reads
+from bench.ceiling import create_ceiling_app
+from bench.wrk import STRIDE, run_wrk
+from tests.conftest import LiveServer, bearer, create_api_key
+
+
+def test_ceiling_parses_the_body_and_answers_201() -> None:
+    response = create_ceiling_app().test_client().post("/leads", json={"name": "Ada", "x": 1})
+    assert response.status_code == 201
+    assert response.get_json() == {"status": "created", "fields": 2}
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the load generator is pinned to core 1")
+def test_wrk_script_sends_distinct_valid_leads_from_every_thread(make_app) -> None:
+    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
+    key = create_api_key(app)
+    with LiveServer(app, threads=2) as server:
+        result = run_wrk(
+            f"http://127.0.0.1:{server.port}",
+            api_key=key,
+            offset=STRIDE * 7,
+            duration=1,
+            threads=2,
+            connections=2,
+        )
+    assert result.requests > 10
+    assert result.non_2xx == 0 and set(result.statuses) == {"201"}
+    client = app.test_client()
+    # wrk builds one request of thread 0 to check the script, so its first sent lead is
+    # the second of its range.
+    for n in (STRIDE * 7 + 1, STRIDE * 8):
+        page = client.get(f"/leads?email=lead{n}@example.com", headers=bearer(key)).get_json()
+        assert [item["phone"] for item in page["items"]] == [f"+44207{n:07d}"]
+
+
+def test_fill_stores_leads_the_app_reads_and_deduplicates(
+    make_app, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    key = create_api_key(app)
+    monkeypatch.setenv("LEADAPP_DATABASE_URL", database_url)
+    result = fill.fill(30, workers=1, batch=7, days=10)
+    assert result["count"] == 30
+    client = app.test_client()
+    page = client.get("/leads?limit=100", headers=bearer(key)).get_json()
+    assert len(page["items"]) == 30
+    assert page["items"][0]["email"] == fill.fill_email(29)  # newest first
+    found = client.get(f"/leads?email={fill.fill_email(12)}", headers=bearer(key)).get_json()
+    assert [(item["phone"], item["ip_address"]) for item in found["items"]] == [
+        (fill.fill_phone(12), fill.fill_ip(12))
+    ]
+    duplicate = client.post(
+        "/leads",
+        json={"name": "X", "email": "new@example.com", "phone": fill.fill_phone(3)},
+    )
+    assert duplicate.status_code == 409 and list(duplicate.get_json()["errors"]) == ["phone"]
+
+
+def test_profile_stages_attribute_each_stack_to_its_most_specific_stage() -> None:
+    collapsed = "\n".join(
+        [
+            "run (waitress/server.py:1);BaseWSGIServer.run (waitress/server.py:2) 5",
+            "Flask.wsgi_app (flask/app.py:1);__inner (flask_limiter/_limits.py:3);"
+            "create_lead (leadapp/api/leads.py:9);load_or_422 (leadapp/api/parsing.py:4);"
+            "normalize_email (leadapp/normalize.py:5);validate_email (email_validator/v.py:6) 3",
+            "Flask.wsgi_app (flask/app.py:1);__inner (flask_limiter/_limits.py:3) 2",
+        ]
+    )
+    summary = profile.summarize(collapsed)
+    stages = {item["name"]: item["samples"] for item in summary["stages"]}
+    assert summary["samples"] == 10
+    assert stages == {
+        "waitress main loop (accept, read + parse requests, write)": 5,
+        "validate email (email-validator)": 3,
+        "rate limiter (Flask-Limiter)": 2,
+    }
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+    assert reads.percentile(values, 50) == 50
+    assert reads.percentile(values, 99) == 99
+    assert reads.percentile([3.0], 99) == 3.0
