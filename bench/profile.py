@@ -67,6 +67,39 @@ def record(pid: int, output: Path, *, duration: float) -> subprocess.Popen[bytes
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def perf() -> str | None:
+    """The path of Linux perf (Debian: linux-perf), or None."""
+    return shutil.which("perf")
+
+
+def perf_record(pid: int, output: Path, *, duration: float) -> subprocess.Popen[bytes]:
+    """Start sampling `pid`'s CPU use (interpreter, kernel, SQLite, ...) with perf."""
+    executable = perf()
+    if executable is None:
+        raise RuntimeError("perf is not installed")
+    command = [
+        "taskset", "-c", str(CLIENT_CORE), executable, "record", "--freq", "499",
+        "--pid", str(pid), "--output", str(output), "--quiet", "--", "sleep", str(int(duration)),
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def perf_libraries(data: Path, *, top: int = 10) -> list[dict[str, Any]]:
+    """The server's CPU samples by shared object (libpython, kernel, libsqlite3, ...)."""
+    executable = perf() or "perf"
+    report = subprocess.run(
+        [executable, "report", "--input", str(data), "--no-children", "--sort", "dso",
+         "--stdio", "-g", "none"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    shares = []
+    for line in report.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].endswith("%"):
+            shares.append({"name": parts[1], "share": float(parts[0].rstrip("%")) / 100})
+    return shares[:top]
+
+
 def parse_collapsed(text: str) -> list[tuple[list[str], int]]:
     """Parse collapsed stacks ("root;...;leaf COUNT" lines) into (frames, count) pairs."""
     stacks = []
@@ -121,8 +154,12 @@ def summarize(text: str, *, top: int = 25) -> dict[str, Any]:
 
 
 def format_summary(summary: dict[str, Any], *, rows: int = 15) -> str:
-    """The stage table and the top self-time functions, as text."""
-    lines = [f"{summary['samples']} samples of the thread holding the GIL, by stage:"]
+    """The server's CPU by library, the stage table and the top self-time functions."""
+    lines = []
+    if summary.get("libraries"):
+        lines.append("Server CPU by library (perf):")
+        lines += [f"  {item['share']:6.1%}  {item['name']}" for item in summary["libraries"]]
+    lines += [f"{summary['samples']} samples of the thread holding the GIL, by stage:"]
     lines += [f"  {item['share']:6.1%}  {item['name']}" for item in summary["stages"]]
     lines.append("Top functions by self time:")
     lines += [f"  {item['share']:6.1%}  {item['name']}" for item in summary["self"][:rows]]

@@ -104,8 +104,11 @@ def write_chart(
     axes[0].bar(names, rps, color=colors, yerr=[low, high], capsize=4)
     axes[0].set_title("POST /leads throughput (median, min-max)")
     axes[0].set_ylabel("requests/s")
+    ceiling = summary.get("ceiling", {}).get("requests_per_s")
     for index, value in enumerate(rps):
-        axes[0].annotate(f"{value:.0f}", (index, value), ha="center", va="bottom", fontsize=8)
+        label = f"{value:.0f}" + (f"\n{value / ceiling:.0%}" if ceiling else "")
+        axes[0].annotate(label, (index, value), ha="center", va="bottom", fontsize=8)
+    axes[0].margins(y=0.12)
 
     width = 0.38
     positions = range(len(names))

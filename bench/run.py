@@ -38,7 +38,18 @@ from bench.servers import (
 from bench.wrk import MAX_LEAD_NUMBER, STRIDE, ensure_wrk, run_wrk
 
 CEILING = "ceiling"
-SERVER_MODULES = {CEILING: "bench.ceiling", "leadapp": "leadapp.server"}
+SERVER_MODULES = {
+    CEILING: "bench.ceiling",
+    "leadapp": "leadapp.server",
+    "ablation": "bench.ablation",
+}
+# What LeadApp on SQLite does without its rate limiter and/or access log: upper bounds
+# of what making those parts cheaper could gain (see bench/ablation.py).
+ABLATIONS = {
+    "sqlite w/o limiter": "no-rate-limit",
+    "sqlite w/o access log": "no-access-log",
+    "sqlite w/o both": "no-rate-limit,no-access-log",
+}
 TARGETS_TEXT = (
     "SQLite >= 30% of ceiling, 0 non-2xx, p99 < 40 ms; SQLite at scale >= 90% of empty; "
     "PostgreSQL >= 25% of ceiling, 0 non-2xx; reads at scale < 50 ms (p99); RSS < 150 MB"
@@ -85,6 +96,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=100, help="samples per read")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument(
+        "--no-ablations",
+        action="store_true",
+        help="skip the runs without rate limiter / access log (bench/ablation.py)",
+    )
     parser.add_argument("--no-chart", action="store_true", help="do not write docs/benchmark.png")
     return parser.parse_args(argv)
 
@@ -107,11 +123,12 @@ def measure_post(
     """
     load = {"threads": args.wrk_threads, "connections": args.connections}
     run_wrk(server.url, api_key=api_key, offset=numbers.take(), duration=args.warmup, **load)
-    recorder = (
-        profile.record(server.pid, profile_output, duration=args.duration)
-        if (profile_output)
-        else None
-    )
+    recorder = perf_recorder = None
+    perf_data = profile_output.with_suffix(".perf.data") if profile_output else None
+    if profile_output is not None and perf_data is not None:
+        recorder = profile.record(server.pid, profile_output, duration=args.duration)
+        if profile.perf():
+            perf_recorder = profile.perf_record(server.pid, perf_data, duration=args.duration)
     (user_before, system_before), started = server.cpu_times(), time.monotonic()
     result = run_wrk(
         server.url, api_key=api_key, offset=numbers.take(), duration=args.duration, **load
@@ -132,6 +149,10 @@ def measure_post(
             raise RuntimeError(f"py-spy failed: {text.decode(errors='replace')}")
         measured["profile"] = profile.summarize(profile_output.read_text())
         measured["profile"]["collapsed_stacks"] = str(profile_output.relative_to(REPO_ROOT))
+    if perf_recorder is not None and perf_data is not None:
+        perf_recorder.communicate(timeout=args.duration + 60)
+        measured["profile"]["libraries"] = profile.perf_libraries(perf_data)
+        perf_data.unlink(missing_ok=True)
     return measured
 
 
@@ -191,10 +212,15 @@ class Bench:
         if name == CEILING:
             with self.server(SERVER_MODULES[CEILING], dict(os.environ)) as server:
                 return measure_post(server, "ceiling", numbers, self.args)
+        module = SERVER_MODULES["leadapp"]
         backend = name.removeprefix("leadapp-")
+        if name in ABLATIONS:
+            module, backend = SERVER_MODULES["ablation"], "sqlite"
         url, env, api_key = self.leadapp_database(backend)
+        if name in ABLATIONS:
+            env["BENCH_ABLATION"] = ABLATIONS[name]
         try:
-            with self.server(SERVER_MODULES["leadapp"], env) as server:
+            with self.server(module, env) as server:
                 return measure_post(server, api_key, numbers, self.args, profile_output)
         finally:
             self.backends[backend].discard(url)
@@ -296,6 +322,8 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     """The interleaved runs, the profiles and the at-scale part; raw results by part."""
     args = bench.args
     configurations = [CEILING] + [f"leadapp-{backend}" for backend in bench.backends]
+    if not args.no_ablations:
+        configurations += list(ABLATIONS)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
     for index in range(args.runs):
         for name in configurations:
@@ -307,7 +335,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     if not args.no_profile and profile.py_spy() is None:
         bench.skipped["profile"] = "py-spy is not installed (requirements-bench.txt)"
     elif not args.no_profile:
-        for name in configurations[1:]:
+        for name in [f"leadapp-{backend}" for backend in bench.backends]:
             run = bench.profile_configuration(name)
             profiles[name] = {**run.pop("profile"), "run": run}
             log(run_line(f"{name} (profiled)", run))
