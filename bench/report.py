@@ -95,7 +95,7 @@ def write_chart(
 
     names = list(summary)
     panels = 3 if reads else 2
-    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.6))
+    figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 5.0))
     colors = ["#8c8c8c" if name == "ceiling" else "#3a7bd5" for name in names]
 
     rps = [summary[name]["requests_per_s"] for name in names]
@@ -144,6 +144,7 @@ def write_chart(
 
     for axis in axes[:2]:
         axis.tick_params(axis="x", labelsize=8)
+        plt.setp(axis.get_xticklabels(), rotation=30, ha="right")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
