@@ -200,9 +200,9 @@ class Bench:
         log_path = self.dir / f"server-{self.server_count}.log"
         return Server(module, env, log_path, threads=self.args.server_threads)
 
-    def leadapp_database(self, backend: str) -> tuple[str, dict[str, str], str]:
+    def leadapp_database(self, backend: str, purpose: str = "") -> tuple[str, dict[str, str], str]:
         """A fresh, migrated database with an API key: its URL, environment and key."""
-        url = self.backends[backend].fresh()
+        url = self.backends[backend].fresh(purpose)
         env = leadapp_environment(self.keys, url)
         return url, env, prepare_leadapp(env)
 
@@ -234,7 +234,7 @@ class Bench:
     def scale(self, backend: str) -> dict[str, Any]:
         """Fill a database with --scale leads, then measure POST /leads and the reads on it."""
         args = self.args
-        url, env, api_key = self.leadapp_database(backend)
+        url, env, api_key = self.leadapp_database(backend, "scale")
         try:
             log(f"{backend}: filling {args.scale:,} leads (bench/fill.py)")
             fill = subprocess.run(

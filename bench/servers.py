@@ -86,10 +86,10 @@ class SqliteDatabases:
         """SQLite is always available."""
         return None
 
-    def fresh(self) -> str:
+    def fresh(self, purpose: str = "") -> str:
         """The URL of a new, empty database file."""
         self.count += 1
-        path = self.workdir / f"leadapp-{self.count}.sqlite3"
+        path = self.workdir / f"leadapp-{self.count}{purpose and '-' + purpose}.sqlite3"
         return f"sqlite:///{path}"
 
     def discard(self, url: str) -> None:
@@ -115,7 +115,11 @@ def postgres_url_from_environment() -> str | None:
 
 
 class PostgresDatabases:
-    """The leadapp_bench database, dropped and created again (owned by leadapp) per run."""
+    """The leadapp_bench database, dropped and created again (owned by leadapp) per run.
+
+    The at-scale database, which lives beside the paired empty-table runs, is
+    leadapp_bench_scale.
+    """
 
     name = "postgres"
 
@@ -152,23 +156,24 @@ class PostgresDatabases:
             return f"{type(error).__name__} connecting as {make_url(self.url).username}"
         return None
 
-    def fresh(self) -> str:
-        """Drop and create leadapp_bench; return its URL."""
+    def fresh(self, purpose: str = "") -> str:
+        """Drop and create leadapp_bench (or leadapp_bench_<purpose>); return its URL."""
         if self.url is None:
             raise RuntimeError("no PostgreSQL URL")
-        owner = make_url(self.url).username or BENCH_ROLE
+        url = make_url(self.url)
+        name = BENCH_DATABASE + (f"_{purpose}" if purpose else "")
         for command in (
-            ("dropdb", "--if-exists", "--force", BENCH_DATABASE),
-            ("createdb", "-O", owner, BENCH_DATABASE),
+            ("dropdb", "--if-exists", "--force", name),
+            ("createdb", "-O", url.username or BENCH_ROLE, name),
         ):
             result = self._admin(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
-        return self.url
+        return url.set(database=name).render_as_string(hide_password=False)
 
     def discard(self, url: str) -> None:
-        """Drop the bench database."""
-        self._admin("dropdb", "--if-exists", "--force", BENCH_DATABASE)
+        """Drop a bench database."""
+        self._admin("dropdb", "--if-exists", "--force", make_url(url).database or BENCH_DATABASE)
 
 
 def free_port() -> int:
