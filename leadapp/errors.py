@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, g, json
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -161,11 +162,11 @@ def _render_http_exception(error: HTTPException) -> Response:
     return problem_response(status, error.name, detail, headers=headers)
 
 
-def _render_database_error(error: DBAPIError) -> Response:
+def _render_database_error(error: DBAPIError | PoolTimeoutError) -> Response:
     """A database that can't be reached, is locked or is read-only is a 503, not a 500."""
     log.warning(
         "database unavailable: %s (request %s)",
-        type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+        type(getattr(error, "orig", None) or error).__name__,
         g.get("request_id", "-"),
     )
     return _render_problem(
@@ -201,4 +202,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, _render_problem)
     app.register_error_handler(HTTPException, _render_http_exception)
     app.register_error_handler(DBAPIError, _render_dbapi_error)
+    # Every pooled connection busy for pool_timeout seconds: the database is saturated.
+    app.register_error_handler(PoolTimeoutError, _render_database_error)
     app.register_error_handler(Exception, _render_unexpected)

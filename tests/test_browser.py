@@ -319,7 +319,7 @@ def test_rate_limit_is_explained_at_the_top(make_site, open_page) -> None:
     alert = page.get_by_role("alert").filter(has_text="Too many attempts")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text(re.compile(r"Please wait \d+ seconds and try again\."))
-    expect(alert).to_contain_text("Limit: 1 per 1 minute.")
+    expect(alert).to_contain_text("the limit is 1 per 1 minute")
     for name in ("name", "email", "phone"):
         expect(page.locator(f"#{name}-error")).to_be_hidden()
     expect(page.get_by_role("button", name="Send my details")).to_be_enabled()

@@ -71,7 +71,7 @@
       case 429:
         return {
           title: "Too many attempts. Please wait " + wait + " and try again.",
-          detail: detail ? "Limit: " + detail + "." : ""
+          detail: detail
         };
       case 503:
         return {
