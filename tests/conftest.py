@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from leadapp import create_app
 from leadapp.extensions import db
 from tests.support.apps import app_builder, create_api_key
+from tests.support.postgres import empty_tables
 from tests.support.redis_server import PrivateRedis, redis_server_problem
 from tests.support.servers import ThreadedServer
 from tests.support.services import (
@@ -84,20 +85,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'leadapp.sqlite3'}"
     url = request.getfixturevalue("postgres_schema")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-        ]
-        if tables:
-            connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-    engine.dispose()
+    empty_tables(url)
     return url
 
 

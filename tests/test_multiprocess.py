@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests.support.builders import lead_payload
 from tests.support.client import Answer
+from tests.support.postgres import empty_tables
 from tests.support.processes import flask_command
 from tests.support.redis_server import PrivateRedis
 from tests.support.servers import (
@@ -67,17 +68,7 @@ def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
 @pytest.fixture
 def shared_services(schema_url: str, private_redis: PrivateRedis) -> tuple[str, str]:
     """The PostgreSQL schema (emptied) and Redis (flushed) every process shares."""
-    engine = create_engine(schema_url)
-    with engine.begin() as connection:
-        tables = connection.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-                "AND tablename <> 'alembic_version'"
-            ),
-            {"schema": SCHEMA},
-        ).scalars()
-        connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-    engine.dispose()
+    empty_tables(schema_url, SCHEMA)
     return schema_url, private_redis.fresh()
 
 

@@ -29,6 +29,26 @@ def connect_problem(url: str) -> str | None:
     return None
 
 
+def empty_tables(url: str, schema: str = "public") -> None:
+    """Empty every table of `schema` but Alembic's, so a migrated database starts clean."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            tables = list(
+                connection.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+                        "AND tablename <> 'alembic_version'"
+                    ),
+                    {"schema": schema},
+                ).scalars()
+            )
+            if tables:
+                connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
+    finally:
+        engine.dispose()
+
+
 def postgres_bindir() -> Path | None:
     """The directory of initdb/pg_ctl: LEADAPP_TEST_PG_BINDIR, Debian's newest, or PATH."""
     configured = os.environ.get("LEADAPP_TEST_PG_BINDIR")
