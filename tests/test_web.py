@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from leadapp import create_app
 from leadapp.extensions import db
-from leadapp.hooks import CONTENT_SECURITY_POLICY
+from leadapp.http.security_headers import CONTENT_SECURITY_POLICY
 
 STATIC = Path(__file__).resolve().parent.parent / "leadapp" / "web" / "static"
 PAGES = ["/", "/admin"]
