@@ -30,8 +30,8 @@ FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$
 # whose pattern ("function (file" of a frame) is found anywhere on it. The limiter's
 # decorator wraps the view, so view stages come before it.
 STAGES: tuple[tuple[str, str], ...] = (
-    ("access log line (json + logging + pseudonym)", "_log_access (leadapp/hooks.py"),
-    ("API key + blocklist check", "(leadapp/auth.py"),
+    ("access log line (json + logging + pseudonym)", "log_access (leadapp/http/access_log.py"),
+    ("API key + blocklist check", "(leadapp/http/"),
     ("validate email (email-validator)", "normalize_email (leadapp/normalize.py"),
     ("validate phone (phonenumbers)", "normalize_phone (leadapp/normalize.py"),
     ("schema load (marshmallow, other fields)", "load_or_422 (leadapp/api/parsing.py"),

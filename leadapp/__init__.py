@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from leadapp.auth import register_auth
-from leadapp.config import load_config
-from leadapp.cors import register_cors
+from leadapp.config import complete_config, load_config
 from leadapp.crypto import init_keyring
-from leadapp.database import configure_engine, engine_options
+from leadapp.database import configure_engine
 from leadapp.errors import register_error_handlers
-from leadapp.extensions import db, limiter, migrate
-from leadapp.hooks import register_request_hooks
+from leadapp.extensions import db, migrate
+from leadapp.http.pipeline import register_pipeline
+from leadapp.services.caches import register_caches
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,43 +27,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
-    )
-    _register_proxy_fix(app)
+    complete_config(app.config)
     init_keyring(app)
-    register_request_hooks(app)
-    register_auth(app)
-    register_cors(app)
-    _register_extensions(app)
+    register_caches(app)
+    _register_database(app)
+    register_pipeline(app)
     register_error_handlers(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
 
 
-def _register_proxy_fix(app: Flask) -> None:
-    """Trust X-Forwarded-For only through the configured number of proxies."""
-    trusted = app.config["LEADAPP_TRUSTED_PROXIES"]
-    if trusted > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)  # type: ignore[method-assign]
-
-
-def _register_extensions(app: Flask) -> None:
-    """Bind the extensions created in extensions.py."""
+def _register_database(app: Flask) -> None:
+    """Bind Flask-SQLAlchemy and Flask-Migrate."""
     import leadapp.models  # noqa: F401  (registers the tables before Migrate looks)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
-        # Short timeouts: a Redis outage must cost a request milliseconds, not seconds.
-        app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.25, "socket_connect_timeout": 0.25}
-        )
-    limiter.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     with app.app_context():
         configure_engine(app, db.engine)
 
@@ -79,7 +59,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    """Add the keys, apikeys and blocklist command groups."""
+    """Add the keys, apikeys, blocklist and audit command groups."""
     from leadapp.cli import register_commands
 
     register_commands(app)

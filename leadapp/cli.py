@@ -6,15 +6,16 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
-from leadapp.config import generate_blind_index_key, generate_encryption_key
+from leadapp.crypto import generate_blind_index_key, generate_encryption_key
+from leadapp.models.blocklist import NETWORK_MAX
 from leadapp.services import apikeys, audit, blocklist, rotation
 
-keys_cli = click.Group("keys", help="Encryption and blind-index keys.")
-apikeys_cli = click.Group("apikeys", help="API keys for partners and operators.")
-blocklist_cli = click.Group("blocklist", help="Blocked IP addresses and networks.")
-audit_cli = click.Group("audit", help="The trail of admin reads and erasures.")
+keys_cli = AppGroup("keys", help="Encryption and blind-index keys.")
+apikeys_cli = AppGroup("apikeys", help="API keys for partners and operators.")
+blocklist_cli = AppGroup("blocklist", help="Blocked IP addresses and networks.")
+audit_cli = AppGroup("audit", help="The trail of admin reads and erasures.")
 
 
 def _when(value: object) -> str:
@@ -31,7 +32,6 @@ def keys_generate() -> None:
 
 @keys_cli.command("rotate")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
-@with_appcontext
 def keys_rotate(batch_size: int) -> None:
     """Re-encrypt every lead under the newest key (safe to interrupt and rerun)."""
     total = rotation.count_leads()
@@ -42,7 +42,6 @@ def keys_rotate(batch_size: int) -> None:
 
 @apikeys_cli.command("create")
 @click.argument("name")
-@with_appcontext
 def apikeys_create(name: str) -> None:
     """Create an API key; it is printed once, alone on the last line."""
     try:
@@ -54,7 +53,6 @@ def apikeys_create(name: str) -> None:
 
 
 @apikeys_cli.command("list")
-@with_appcontext
 def apikeys_list() -> None:
     """List keys (name, prefix, dates), never the secret."""
     rows = apikeys.list_api_keys()
@@ -71,7 +69,6 @@ def apikeys_list() -> None:
 
 @apikeys_cli.command("revoke")
 @click.argument("name")
-@with_appcontext
 def apikeys_revoke(name: str) -> None:
     """Revoke a key by name."""
     try:
@@ -84,7 +81,6 @@ def apikeys_revoke(name: str) -> None:
 @blocklist_cli.command("add")
 @click.argument("network")
 @click.option("--reason", default="", help="Why it is blocked (shown by `blocklist list`).")
-@with_appcontext
 def blocklist_add(network: str, reason: str) -> None:
     """Block an IP address or CIDR network."""
     try:
@@ -96,7 +92,6 @@ def blocklist_add(network: str, reason: str) -> None:
 
 @blocklist_cli.command("remove")
 @click.argument("network")
-@with_appcontext
 def blocklist_remove(network: str) -> None:
     """Unblock an IP address or CIDR network."""
     try:
@@ -107,7 +102,6 @@ def blocklist_remove(network: str) -> None:
 
 
 @blocklist_cli.command("list")
-@with_appcontext
 def blocklist_list() -> None:
     """List blocked networks."""
     rows = blocklist.list_networks()
@@ -115,12 +109,11 @@ def blocklist_list() -> None:
         click.echo("No blocked networks.")
         return
     for row in rows:
-        click.echo(f"{row.network:<45} {_when(row.created_at):<20} {row.reason}")
+        click.echo(f"{row.network:<{NETWORK_MAX}} {_when(row.created_at):<20} {row.reason}")
 
 
 @audit_cli.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@with_appcontext
 def audit_list(limit: int) -> None:
     """Show the newest admin reads and erasures: when, which key, what, which lead ids."""
     events = audit.recent_events(limit)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import phonenumbers
-from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,12 @@ DEV_KEYS_FILE = "dev-keys.json"
 DEFAULT_LEADS_LIMIT = "5 per minute;50 per hour"
 DEFAULT_INTEGRATIONS_LIMIT = "6000 per minute"
 MAX_BODY_BYTES = 16 * 1024
+SQLITE_BUSY_TIMEOUT_SECONDS = 5
+# libpq waits forever for a server that accepts the connection but never answers (a
+# host that vanished, a partition); every request would hang, /healthz included.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# A Redis outage must cost a request milliseconds, not seconds.
+REDIS_TIMEOUT_SECONDS = 0.25
 # How long each process trusts its cached blocklist and API-key answers: a CLI change
 # reaches every running process within this many seconds.
 CACHE_SECONDS = 5.0
@@ -41,18 +47,11 @@ def _int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def generate_encryption_key() -> str:
-    """Return a fresh Fernet key."""
-    return Fernet.generate_key().decode("ascii")
-
-
-def generate_blind_index_key() -> str:
-    """Return a fresh 256-bit blind-index key, URL-safe base64 like the Fernet keys."""
-    return Fernet.generate_key().decode("ascii")
-
-
 def _load_or_create_dev_keys(instance_path: Path) -> dict[str, str]:
     """Read the development keys from the instance folder, generating them on first use."""
+    # Imported here: the keyring module imports ConfigError from this one.
+    from leadapp.crypto import generate_blind_index_key, generate_encryption_key
+
     path = instance_path / DEV_KEYS_FILE
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
@@ -130,3 +129,42 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "LEADAPP_CACHE_SECONDS": CACHE_SECONDS,
     }
+
+
+def engine_options(database_url: str) -> dict[str, object]:
+    """SQLAlchemy engine options for the configured database."""
+    # hide_parameters: otherwise SQLAlchemy puts bound values (plaintext email and
+    # phone, before encryption is visible) into exception text and logs.
+    options: dict[str, object] = {"hide_parameters": True}
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    else:
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+        # A connection that died with the server is replaced on checkout, so the
+        # process recovers by itself when the database returns.
+        options["pool_pre_ping"] = True
+        options["pool_size"] = 10
+        options["max_overflow"] = 5
+        options["pool_timeout"] = 5
+    return options
+
+
+def complete_config(config: dict[str, object]) -> None:
+    """Fill the settings derived from others, once overrides (tests) are applied."""
+    config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(str(config["SQLALCHEMY_DATABASE_URI"]))
+    )
+    # Off: leadapp/http/ratelimit.py owns the rate-limit headers (and Retry-After).
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        )

@@ -14,6 +14,16 @@ from flask import Flask, current_app
 from leadapp.config import ConfigError
 
 
+def generate_encryption_key() -> str:
+    """Return a fresh Fernet key."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def generate_blind_index_key() -> str:
+    """Return a fresh 256-bit blind-index key, URL-safe base64 like the Fernet keys."""
+    return Fernet.generate_key().decode("ascii")
+
+
 class InvalidKeyError(ConfigError):
     """A configured key is malformed."""
 
@@ -35,10 +45,6 @@ class Keyring:
     Built once per app: key parsing and HMAC key schedules happen here, not per request.
     """
 
-    BLIND_INDEX_FIELDS = ("email", "phone", "ip_address")
-    # Same construction, other purposes: log pseudonyms and pagination-cursor signatures.
-    OTHER_MAC_DOMAINS = ("log", "cursor")
-
     def __init__(self, encryption_keys: Sequence[str], blind_index_key: str) -> None:
         if not encryption_keys:
             raise InvalidKeyError("at least one encryption key is required")
@@ -50,16 +56,22 @@ class Keyring:
             ) from None
         self._newest = fernets[0]
         self._fernet = MultiFernet(fernets)
-        master = _decode_key(blind_index_key, "LEADAPP_BLIND_INDEX_KEY")
-        # One derived key per field (domain separation): equal strings in different
-        # fields never share an index value.
-        self._index_macs = {
-            field: hmac.new(
-                hmac.digest(master, b"leadapp/blind-index/v1/" + field.encode(), "sha256"),
-                digestmod=hashlib.sha256,
+        self._master = _decode_key(blind_index_key, "LEADAPP_BLIND_INDEX_KEY")
+        self._macs: dict[str, hmac.HMAC] = {}
+
+    def _mac(self, domain: str) -> hmac.HMAC:
+        """The keyed HMAC of one domain (a field, "log", "cursor"), derived on first use.
+
+        One derived key per domain (domain separation): equal strings in different
+        fields never share an index value. Deriving twice in a race is harmless.
+        """
+        mac = self._macs.get(domain)
+        if mac is None:
+            derived = hmac.digest(
+                self._master, b"leadapp/blind-index/v1/" + domain.encode(), "sha256"
             )
-            for field in (*self.BLIND_INDEX_FIELDS, *self.OTHER_MAC_DOMAINS)
-        }
+            mac = self._macs[domain] = hmac.new(derived, digestmod=hashlib.sha256)
+        return mac
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt a string under the newest key; the result is an ASCII Fernet token."""
@@ -86,13 +98,13 @@ class Keyring:
 
     def blind_index(self, field: str, normalized_value: str) -> bytes:
         """Return the 32-byte keyed HMAC of a normalized value for the given field."""
-        mac = self._index_macs[field].copy()
+        mac = self._mac(field).copy()
         mac.update(normalized_value.encode("utf-8"))
         return mac.digest()
 
     def sign(self, data: bytes) -> bytes:
         """A 16-byte MAC proving this service issued `data` (used for pagination cursors)."""
-        mac = self._index_macs["cursor"].copy()
+        mac = self._mac("cursor").copy()
         mac.update(data)
         return mac.digest()[:16]
 

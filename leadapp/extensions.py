@@ -6,7 +6,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from leadapp.clientip import rate_limit_key
+from leadapp.http.client import rate_limit_key
 
 # Every constraint gets a predictable name, so migrations are portable and a
 # constraint violation can be mapped back to the field it protects.

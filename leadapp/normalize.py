@@ -12,6 +12,8 @@ from email_validator import EmailNotValidError, validate_email
 NAME_MAX_CHARS = 100
 EMAIL_MAX_CHARS = 254
 PHONE_MAX_CHARS = 32
+# The longest textual IP address: an IPv6 address with an embedded IPv4 tail.
+IP_MAX_CHARS = 45
 # ASCII digits and the usual separators only: phonenumbers itself skips letters
 # (vanity numbers), NUL and invisible characters, so it must never see them.
 PHONE_ALLOWED = re.compile(r"[0-9 +().\-]+")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from leadapp import create_app
-from leadapp.database import POSTGRES_CONNECT_TIMEOUT_SECONDS, engine_options
+from leadapp.config import POSTGRES_CONNECT_TIMEOUT_SECONDS, engine_options
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
 from tests.support.builders import lead_payload
 from tests.support.client import Answer

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from leadapp.hooks import CONTENT_SECURITY_POLICY
+from leadapp.http.security_headers import CONTENT_SECURITY_POLICY
 from tests.support.apps import app_builder
 
 STATIC = Path(__file__).resolve().parent.parent / "leadapp" / "web" / "static"

@@ -7,9 +7,9 @@ import uuid
 from flask import Blueprint, current_app, g
 
 from leadapp.api.parsing import json_object_body, load_or_422, query_args
-from leadapp.auth import require_api_key
-from leadapp.clientip import client_ip
 from leadapp.extensions import limiter
+from leadapp.http.authentication import require_api_key
+from leadapp.http.client import client_ip
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.services import leads
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from leadapp.api.openapi import build_openapi
 from leadapp.errors import ServiceUnavailable
-from leadapp.openapi import build_openapi
 from leadapp.services import health
 
 bp = Blueprint("ops", __name__)
@@ -30,7 +30,7 @@ def readyz():
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3 document of every endpoint (built once per app)."""
-    document = current_app.extensions.get("leadapp.openapi")
+    document = current_app.extensions.get("leadapp.api.openapi")
     if document is None:
-        document = current_app.extensions["leadapp.openapi"] = build_openapi(API_VERSION)
+        document = current_app.extensions["leadapp.api.openapi"] = build_openapi(API_VERSION)
     return document

@@ -8,8 +8,8 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
+from leadapp.api.jsonbody import StrictJSONError, parse_strict_json
 from leadapp.errors import BadRequest, UnsupportedMediaType, ValidationFailed
-from leadapp.jsonbody import StrictJSONError, parse_strict_json
 
 
 def _is_json_mimetype(mimetype: str) -> bool:

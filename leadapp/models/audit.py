@@ -8,6 +8,7 @@ from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
+from leadapp.models.apikey import API_KEY_NAME_MAX
 from leadapp.models.lead import utcnow
 
 
@@ -19,7 +20,7 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     api_key_id: Mapped[int] = mapped_column(Integer)
-    api_key_name: Mapped[str] = mapped_column(String(64))
+    api_key_name: Mapped[str] = mapped_column(String(API_KEY_NAME_MAX))
     action: Mapped[str] = mapped_column(String(16))
     lead_ids: Mapped[list[str]] = mapped_column(JSON)
     request_id: Mapped[str] = mapped_column(String(128))

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
 from leadapp.models.lead import utcnow
+from leadapp.normalize import IP_MAX_CHARS
 
-NETWORK_MAX = 49  # an IPv6 network with prefix length: 45 + "/128"
+NETWORK_MAX = IP_MAX_CHARS + len("/128")  # an address with a prefix length
 REASON_MAX = 200
 
 

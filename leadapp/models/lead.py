@@ -10,15 +10,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
 from leadapp.models.types import EncryptedString
+from leadapp.normalize import IP_MAX_CHARS
 
 # Longest plaintexts, in UTF-8 bytes, after validation: 100 characters of at most
 # four bytes; an email of 254 characters (an internationalized one may be longer in
-# bytes); E.164 is at most 16 characters; an IPv6 address at most 45.
+# bytes); E.164 is at most 16 characters; an IP address is ASCII.
 NAME_MAX_BYTES = 400
 EMAIL_MAX_BYTES = 1016
 PHONE_MAX_BYTES = 16
-IP_MAX_BYTES = 45
+IP_MAX_BYTES = IP_MAX_CHARS
 BLIND_INDEX_BYTES = 32
+
+# The one definition of a lead's fields: which are encrypted, which are returned, and
+# which unique blind-index column protects each deduplicated field.
+ENCRYPTED_FIELDS = ("name", "email", "phone", "ip_address")
+LEAD_FIELDS = ("id", *ENCRYPTED_FIELDS, "created_at")
+BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
 
 
 def utcnow() -> datetime:
@@ -47,11 +54,3 @@ class Lead(db.Model):
         # Keyset pagination walks (created_at, id) newest first.
         Index("ix_leads_created_at_id", "created_at", "id"),
     )
-
-
-# Which lead field each blind-index unique constraint protects.
-CONSTRAINT_FIELDS = {
-    "uq_leads_email_bidx": "email",
-    "uq_leads_phone_bidx": "phone",
-    "uq_leads_ip_bidx": "ip_address",
-}

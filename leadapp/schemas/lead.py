@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from leadapp.normalize import (
     EMAIL_MAX_CHARS,
+    IP_MAX_CHARS,
     NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
     normalize_email,
@@ -68,7 +69,7 @@ class LeadCreateSchema(Schema):
         metadata={
             "description": "The visitor's IP address; only with an API key.",
             "example": "203.0.113.7",
-            "maxLength": 45,
+            "maxLength": IP_MAX_CHARS,
         },
     )
 

@@ -14,9 +14,9 @@ from leadapp.extensions import db
 from leadapp.models import ApiKey
 from leadapp.models.apikey import API_KEY_NAME_MAX
 from leadapp.models.lead import utcnow
+from leadapp.services.caches import APIKEY_CACHE
 
 KEY_PREFIX = "lak_"
-CACHE_EXTENSION = "leadapp.apikey_cache"
 
 
 class ApiKeyError(ValueError):
@@ -82,8 +82,15 @@ def _lookup(key_hash: bytes) -> ApiKeyIdentity | None:
 def authenticate(key: str) -> ApiKeyIdentity | None:
     """The identity behind a presented key, or None when it is unknown or revoked.
 
-    Answers are cached per process for LEADAPP_CACHE_SECONDS, so a revocation takes
-    effect everywhere within that time without a database query per request.
+    Known keys are cached per process for LEADAPP_CACHE_SECONDS, so a revocation takes
+    effect everywhere within that time without a database query per request. Unknown
+    keys are not cached: a flood of random keys must not evict the known ones.
     """
     key_hash = hash_key(key)
-    return current_app.extensions[CACHE_EXTENSION].get_or_load(key_hash, lambda: _lookup(key_hash))
+    cache = current_app.extensions[APIKEY_CACHE]
+    identity = cache.get(key_hash)
+    if identity is None:
+        identity = _lookup(key_hash)
+        if identity is not None:
+            cache.put(key_hash, identity)
+    return identity

@@ -13,10 +13,10 @@ from leadapp.extensions import db
 from leadapp.models import BlockedNetwork
 from leadapp.models.blocklist import REASON_MAX
 from leadapp.normalize import unwrap_ipv4_mapped
+from leadapp.services.caches import BLOCKLIST_CACHE
 
 log = logging.getLogger(__name__)
 
-CACHE_EXTENSION = "leadapp.blocklist_cache"
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -82,7 +82,7 @@ def is_blocked(address: Address) -> bool:
     If the database can't be read when the cache expires, the last known list is
     kept for another period rather than failing every request.
     """
-    cache = current_app.extensions[CACHE_EXTENSION]
+    cache = current_app.extensions[BLOCKLIST_CACHE]
     try:
         networks = cache.get_or_load("networks", _load_networks)
     except SQLAlchemyError as error:

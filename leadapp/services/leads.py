@@ -11,13 +11,13 @@ from sqlalchemy import delete, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from leadapp.crypto import Keyring, current_keyring
-from leadapp.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
-from leadapp.models.lead import Lead, utcnow
+from leadapp.models.lead import BLIND_INDEX_COLUMNS, LEAD_FIELDS, Lead, utcnow
 from leadapp.normalize import email_match_key
 from leadapp.services import audit
 from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
 # it conflicted with; then the INSERT is simply tried again.
@@ -34,10 +34,10 @@ def blind_indexes(
     keyring: Keyring, email: str, phone: str, ip_address: str | None
 ) -> dict[str, bytes | None]:
     """The blind-index column values for a lead's normalized email, phone and IP."""
+    normalized = {"email": email_match_key(email), "phone": phone, "ip_address": ip_address}
     return {
-        "email_bidx": keyring.blind_index("email", email_match_key(email)),
-        "phone_bidx": keyring.blind_index("phone", phone),
-        "ip_bidx": keyring.blind_index("ip_address", ip_address) if ip_address else None,
+        column: keyring.blind_index(field, normalized[field]) if normalized[field] else None
+        for field, column in BLIND_INDEX_COLUMNS.items()
     }
 
 
@@ -47,18 +47,16 @@ def _conflicting_fields(indexes: Mapping[str, bytes | None]) -> list[str]:
     conditions = [table.c[column] == value for column, value in indexes.items() if value]
     with db.engine.connect() as connection:
         rows = connection.execute(
-            select(table.c.email_bidx, table.c.phone_bidx, table.c.ip_bidx).where(or_(*conditions))
+            select(*(table.c[column] for column in BLIND_INDEX_COLUMNS.values())).where(
+                or_(*conditions)
+            )
         ).all()
-    found = set()
-    for row in rows:
-        for column, field in (
-            ("email_bidx", "email"),
-            ("phone_bidx", "phone"),
-            ("ip_bidx", "ip_address"),
-        ):
-            if indexes[column] is not None and getattr(row, column) == indexes[column]:
-                found.add(field)
-    return [field for field in DUPLICATE_MESSAGES if field in found]
+    return [
+        field
+        for field, column in BLIND_INDEX_COLUMNS.items()
+        if indexes[column] is not None
+        and any(row._mapping[column] == indexes[column] for row in rows)
+    ]
 
 
 def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, Any]:
@@ -95,7 +93,7 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
                 raise
         else:
             break
-    return {key: row[key] for key in ("id", "name", "email", "phone", "ip_address", "created_at")}
+    return {field: row[field] for field in LEAD_FIELDS}
 
 
 def lead_ip_address(
@@ -121,12 +119,9 @@ class LeadPage:
     next_cursor: str | None
 
 
-LEAD_COLUMNS = ("id", "name", "email", "phone", "ip_address", "created_at")
-
-
 def _lead_columns() -> list[Any]:
     """The columns a lead is returned with (decrypted by the column type)."""
-    return [Lead.__table__.c[name] for name in LEAD_COLUMNS]
+    return [Lead.__table__.c[name] for name in LEAD_FIELDS]
 
 
 def list_leads(

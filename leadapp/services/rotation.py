@@ -10,8 +10,7 @@ from sqlalchemy import String, bindparam, func, select, type_coerce, update
 from leadapp.crypto import current_keyring
 from leadapp.extensions import db
 from leadapp.models import Lead
-
-ENCRYPTED_COLUMNS = ("name", "email", "phone", "ip_address")
+from leadapp.models.lead import ENCRYPTED_FIELDS
 
 
 @dataclass
@@ -40,11 +39,11 @@ def rotate_all(
     """
     keyring = current_keyring()
     table = Lead.__table__
-    raw_columns = [type_coerce(table.c[name], String).label(name) for name in ENCRYPTED_COLUMNS]
+    raw_columns = [type_coerce(table.c[name], String).label(name) for name in ENCRYPTED_FIELDS]
     write = (
         update(table)
         .where(table.c.id == bindparam("lead_id"))
-        .values({name: bindparam(f"new_{name}", type_=String) for name in ENCRYPTED_COLUMNS})
+        .values({name: bindparam(f"new_{name}", type_=String) for name in ENCRYPTED_FIELDS})
     )
     result = RotationResult()
     last_id = None
@@ -58,7 +57,7 @@ def rotate_all(
                 break
             changes = []
             for row in rows:
-                tokens = {name: getattr(row, name) for name in ENCRYPTED_COLUMNS}
+                tokens = {name: getattr(row, name) for name in ENCRYPTED_FIELDS}
                 if all(token is None or keyring.is_current(token) for token in tokens.values()):
                     continue
                 changes.append(

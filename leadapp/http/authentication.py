@@ -1,4 +1,4 @@
-"""Authentication of API keys and the IP blocklist, run before any other request work."""
+"""Pipeline step 4: an `Authorization: Bearer <key>` header becomes g.api_key, or a 401."""
 
 from __future__ import annotations
 
@@ -6,24 +6,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
+from flask import g, request
 
-from leadapp.clientip import client_address
-from leadapp.errors import Forbidden, Unauthorized
-from leadapp.services import apikeys, blocklist
-from leadapp.ttlcache import TTLCache
+from leadapp.errors import Unauthorized
+from leadapp.services import apikeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def refuse_blocked_clients() -> None:
-    """403 for a client in a blocked network, before anything else is done."""
-    if blocklist.is_blocked(client_address()):
-        raise Forbidden("Requests from your network are blocked.")
-
-
 def authenticate_request() -> None:
-    """Resolve `Authorization: Bearer <key>` into g.api_key; a bad key is 401, never anonymous."""
+    """Resolve the bearer key into g.api_key; a bad key is 401, never anonymous."""
     g.api_key = None
     header = request.headers.get("Authorization")
     if header is None:
@@ -48,12 +40,3 @@ def require_api_key(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def register_auth(app: Flask) -> None:
-    """Install the caches and the hooks (after the request id, before the rate limiter)."""
-    ttl = app.config["LEADAPP_CACHE_SECONDS"]
-    app.extensions[apikeys.CACHE_EXTENSION] = TTLCache(ttl)
-    app.extensions[blocklist.CACHE_EXTENSION] = TTLCache(ttl, maxsize=1)
-    app.before_request(refuse_blocked_clients)
-    app.before_request(authenticate_request)

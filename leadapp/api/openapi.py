@@ -7,6 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
 
@@ -17,7 +18,7 @@ PROBLEM_STATUSES = {
     403: "The client's network is blocked, or ip_address was sent without an API key.",
     404: "No such lead (or a malformed id).",
     409: "Duplicate lead; `errors` names every conflicting field.",
-    413: "The body is larger than 16 KiB.",
+    413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
     415: "Content-Type is not JSON.",
     422: "Validation failed; `errors` names every invalid field.",
     429: "Rate limited; see Retry-After.",

@@ -1,14 +1,22 @@
-"""Who is calling: the client's IP address and the key the rate limiter counts it by."""
+"""Pipeline step 1: who is calling, i.e. the client's IP address and its rate-limit key."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from flask import g, request
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from leadapp.normalize import unwrap_ipv4_mapped
 
 IPV6_RATE_LIMIT_PREFIX = 64
+
+
+def trust_proxies(app: Flask) -> None:
+    """Honour X-Forwarded-For only through the configured number of proxies."""
+    trusted = app.config["LEADAPP_TRUSTED_PROXIES"]
+    if trusted > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)  # type: ignore[method-assign]
 
 
 def client_address() -> ipaddress.IPv4Address | ipaddress.IPv6Address:
