@@ -229,8 +229,7 @@ def test_postgres_crash_under_load_keeps_every_accepted_lead_whole(
     test_keys: dict[str, str],
     postgres_servers: list[LeadAppServer],
 ) -> None:
-    servers = postgres_servers
-    with LoadGenerator(servers, lambda n: lead_payload(10_000 + n), workers=6) as load:
+    with LoadGenerator(postgres_servers, lambda n: lead_payload(10_000 + n), workers=6) as load:
         wait_until(lambda: load.count(201) >= 20, timeout=30, what="leads before the crash")
         private_postgres.stop("immediate")
         wait_until(lambda: load.count(503) >= 10, timeout=30, what="503s during the outage")
