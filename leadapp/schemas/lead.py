@@ -19,6 +19,7 @@ from leadapp.normalize import (
     normalize_name,
     normalize_phone,
 )
+from leadapp.schemas.fields import StrictInteger
 
 
 class NormalizedString(fields.String):
@@ -103,7 +104,7 @@ class LeadQueryArgsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    limit = fields.Integer(
+    limit = StrictInteger(
         load_default=50,
         validate=validate.Range(min=1, max=100),
         metadata={"description": "Page size, 1-100."},
