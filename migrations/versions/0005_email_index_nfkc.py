@@ -25,6 +25,9 @@ branch_labels = None
 depends_on = None
 
 log = logging.getLogger("alembic.runtime.migration")
+# Not under "alembic": alembic.ini's fileConfig resets those loggers' handlers, and the
+# collisions must reach whoever listens (the console through the root logger, or a test).
+collision_log = logging.getLogger("leadapp.migrations")
 
 
 def _reindex(match_key) -> None:
@@ -37,7 +40,7 @@ def _reindex(match_key) -> None:
     result = reindex_emails(connection=op.get_bind(), match_key=match_key)
     log.info("0005: checked %d leads, reindexed %d", result.checked, result.reindexed)
     for lead_id, holder in result.collisions:
-        log.warning(
+        collision_log.warning(
             "0005: lead %s has the same email as lead %s under the new comparison; it keeps"
             " its old index until one of the two is erased",
             lead_id,
