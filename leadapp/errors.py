@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, json
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -163,9 +163,10 @@ def bound_field_errors(errors: Mapping[str, object]) -> tuple[dict[str, object],
     return bound(errors), omitted[0]
 
 
-def describe_fields(names: Iterable[str]) -> str:
-    """A sentence-ready list of field names, at most MAX_UNKNOWN_NAMED of them, each cut short."""
-    ordered = sorted(names)
+def describe_fields(errors: Mapping[str, object]) -> str:
+    """A sentence-ready list of the fields in `errors`, known ones first, at most
+    MAX_UNKNOWN_NAMED names in all, each cut short."""
+    ordered = sorted(errors, key=lambda name: (_is_echo(errors[name]), name))
     listed = ", ".join(_cut(name, MAX_NAME_CHARS) for name in ordered[:MAX_UNKNOWN_NAMED])
     more = len(ordered) - MAX_UNKNOWN_NAMED
     return f"{listed} and {more} more" if more > 0 else listed
