@@ -99,7 +99,22 @@ def is_mixed_script(text: str) -> bool:
 
 
 def normalize_email(raw: str) -> str:
-    """Validate an address's syntax (no DNS) and return email-validator's normalized form."""
+    """Validate a new lead's address (syntax, no DNS; one script before the @) and normalize it."""
+    email = normalize_email_lookup(raw)
+    local = email.rpartition("@")[0]
+    if is_mixed_script(unicodedata.normalize("NFKC", local)):
+        raise ValueError(
+            "The part before the @-sign mixes letters of different scripts"
+            " (for example a Cyrillic letter among Latin ones)."
+        )
+    return email
+
+
+def normalize_email_lookup(raw: str) -> str:
+    """Validate an address's syntax (no DNS) and return email-validator's normalized form.
+
+    Searches use this without the script rule, so a lead stored before the rule is still found.
+    """
     if len(raw) > EMAIL_MAX_CHARS:
         raise ValueError(f"Email must be at most {EMAIL_MAX_CHARS} characters.")
     try:
@@ -107,19 +122,14 @@ def normalize_email(raw: str) -> str:
     except EmailNotValidError as error:
         raise ValueError(f"Not a valid email address: {error}") from None
     local, _, domain = result.normalized.rpartition("@")
-    if is_mixed_script(unicodedata.normalize("NFKC", local)):
-        raise ValueError(
-            "The part before the @-sign mixes letters of different scripts"
-            " (for example a Cyrillic letter among Latin ones)."
-        )
     return f"{local}@{domain.lower()}"
 
 
 def email_match_key(email: str) -> str:
     """The form of a normalized email that duplicates and lookups compare: NFKC, lower-cased.
 
-    NFKC folds fullwidth letters and ligatures (fullwidth a, the ffi ligature) into the letters they
-    show; lower-casing can leave a string that NFKC would change again, hence the second pass.
+    NFKC folds fullwidth letters and ligatures (fullwidth a, the ffi ligature) into the letters
+    they show; lower-casing can leave a string that NFKC would change again, hence the second pass.
     """
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).lower())
 

@@ -190,3 +190,13 @@ def test_reindex_throughput(app: Flask) -> None:
         }
         dialect = db.engine.dialect.name
     print(f"\nreindex on {dialect}: {total} leads in {elapsed:.1f} s = {total / elapsed:,.0f}/s")
+
+
+def test_a_lead_stored_before_the_script_rule_is_still_found(app: Flask) -> None:
+    mixed = "\u0430da@example.com"  # a Cyrillic a among Latin letters: refused when new
+    (lead_id,) = store_old(app, [mixed])
+    client = app.test_client()
+    key = create_api_key(app)
+    found = client.get("/leads", query_string={"email": mixed}, headers=bearer(key)).get_json()
+    assert [lead["id"] for lead in found["items"]] == [str(lead_id)]
+    assert client.post("/leads", json=lead_payload(email=mixed)).status_code == 422

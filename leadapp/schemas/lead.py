@@ -15,6 +15,7 @@ from leadapp.normalize import (
     NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
     normalize_email,
+    normalize_email_lookup,
     normalize_ip,
     normalize_name,
     normalize_phone,
@@ -113,7 +114,8 @@ class LeadQueryArgsSchema(Schema):
         metadata={"description": "next_cursor of the previous page.", "minLength": 1}
     )
     email = NormalizedString(
-        normalize_email, metadata={"description": "Exact email match.", "format": "email"}
+        normalize_email_lookup,
+        metadata={"description": "Exact email match.", "format": "email"},
     )
     phone = NormalizedString(
         _phone_in_default_region, metadata={"description": "Exact phone match."}
