@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from leadapp.errors import MAX_PROBLEM_BYTES, MAX_UNKNOWN_NAMED
-from tests.conftest import bearer
-from tests.factories import lead_payload
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
 
 PROBLEM = "application/problem+json"
 HUGE_INTEGER = "9" * 5000

@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
-from tests.factories import lead_payload
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
 
 BIDI_FORMATTING = [
     "\u061c",

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.conftest import LiveServer
+from tests.support.servers import ThreadedServer
 
 FORGED_HOST = "evil.example"
 
@@ -42,13 +42,15 @@ TARGETS = [
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_no_redirect_is_built_from_the_host_header(live_server: LiveServer, target: str) -> None:
+def test_no_redirect_is_built_from_the_host_header(
+    live_server: ThreadedServer, target: str
+) -> None:
     status, headers = raw_get(live_server.port, target)
     assert not 300 <= status < 400, (status, headers)
     assert FORGED_HOST not in headers.get("location", "")
 
 
-def test_the_form_is_served_for_an_empty_path(live_server: LiveServer) -> None:
+def test_the_form_is_served_for_an_empty_path(live_server: ThreadedServer) -> None:
     status, headers = raw_get(live_server.port, "?utm_source=newsletter")
     assert status == 200
     assert headers["content-type"].startswith("text/html")

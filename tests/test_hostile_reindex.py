@@ -19,8 +19,9 @@ from leadapp.extensions import db
 from leadapp.models.lead import utcnow
 from leadapp.normalize import email_match_key, legacy_email_match_key
 from leadapp.services.reindex import reindex_emails
-from tests.conftest import bearer, create_api_key
-from tests.factories import e164_for, lead_payload
+from tests.support.apps import create_api_key
+from tests.support.builders import e164_for, lead_payload
+from tests.support.client import bearer
 
 # Only the columns of revision 0002, so these rows can be written before 0005 runs.
 LEADS_0002 = sa.table(
