@@ -18,6 +18,7 @@ from leadapp.models.lead import Lead, utcnow
 from leadapp.normalize import email_match_key
 from leadapp.services import audit
 from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.webhooks import service as webhooks
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
 # it conflicted with; then the INSERT is simply tried again.
@@ -77,11 +78,13 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
         "created_at": utcnow(),
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
+    lead = {key: row[key] for key in LEAD_COLUMNS}
     statement = insert(Lead.__table__)
     for attempt in range(INSERT_ATTEMPTS):
         try:
             with db.engine.begin() as connection:
                 connection.execute(statement, row)
+                webhooks.queue_lead_created(connection, lead)
         except IntegrityError:
             conflicts = _conflicting_fields(row)
             if conflicts:
@@ -95,7 +98,7 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
                 raise
         else:
             break
-    return {key: row[key] for key in ("id", "name", "email", "phone", "ip_address", "created_at")}
+    return lead
 
 
 def lead_ip_address(
@@ -189,3 +192,4 @@ def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:
         if deleted == 0:
             raise NotFound("No lead with this id.")
         audit.record(connection, api_key, "erase", [lead_id])
+        webhooks.queue_lead_erased(connection, lead_id)
