@@ -6,6 +6,7 @@ implementation independent of ours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import statistics
@@ -91,11 +92,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = Received(
-                    time.monotonic(), self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                )
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Received(time.monotonic(), self.path, headers, body)
                 with receiver._lock:
                     n = len(receiver.requests)
                     receiver.requests.append(request)
@@ -405,9 +405,7 @@ def test_after_max_attempts_failed_then_retry_delivers(
     _, receiver.secret = add_endpoint(app, receiver.url())
     worker_for(app)
     post_lead(app, key)
-    wait_until(
-        lambda: delivery_rows(app)[0]["status"] == "failed", timeout=20, what="the failure"
-    )
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "failed", timeout=20, what="the failure")
     assert len(receiver.requests) == 3
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["webhooks", "deliveries", "--status", "failed"]).output
@@ -418,9 +416,7 @@ def test_after_max_attempts_failed_then_retry_delivers(
     receiver.behaviour = always(200)
     result = runner.invoke(args=["webhooks", "retry", "--failed"])
     assert result.exit_code == 0 and "Queued 1" in result.output
-    wait_until(
-        lambda: delivery_rows(app)[0]["status"] == "delivered", timeout=10, what="the retry"
-    )
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "delivered", timeout=10, what="the retry")
     assert [r.answered for r in receiver.requests] == [500, 500, 500, 200]
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
     assert receiver.unverified == []
@@ -501,10 +497,8 @@ def _every_stored_string(app: Flask) -> list[str]:
                         if not isinstance(value, str):
                             continue
                         values.append(value)
-                        try:
+                        with contextlib.suppress(InvalidToken, ValueError, UnicodeError):
                             values.append(keyring.decrypt(value))
-                        except (InvalidToken, ValueError, UnicodeError):
-                            pass
     return values
 
 
@@ -580,9 +574,7 @@ def test_admin_api_lists_endpoints_and_failed_deliveries(make_app, worker_for) -
     assert listed.get_json()["items"][0]["id"] == endpoint_id
     post_lead(app, key)
     worker_for(app)
-    wait_until(
-        lambda: delivery_rows(app)[0]["status"] == "failed", timeout=10, what="the failure"
-    )
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "failed", timeout=10, what="the failure")
     failed = client.get("/webhooks/deliveries?status=failed", headers=bearer(key)).get_json()
     (item,) = failed["items"]
     assert item["endpoint_id"] == endpoint_id and item["last_error"] == "connection refused"
