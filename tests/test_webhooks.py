@@ -681,3 +681,11 @@ def test_every_delivery_id_is_a_uuid(make_app) -> None:
     post_lead(app, key)
     assert all(isinstance(r["id"], uuid.UUID) for r in delivery_rows(app))
     assert service.EVENTS == ("lead.created", "lead.erased")
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(receiver: Receiver) -> None:
+    url = f"http://n8n:s%40cret@127.0.0.1:{receiver.port}/hook"
+    outcome = delivery.post(url, b"{}", {"Content-Type": "application/json"}, timeout=5)
+    assert outcome.delivered
+    (request,) = receiver.requests
+    assert request.headers["authorization"] == "Basic bjhuOnNAY3JldA=="

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -113,6 +113,13 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outc
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+    if parts.username is not None:
+        # http.client ignores a URL's user:password; receivers that use it expect Basic auth.
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers = {
+            **headers,
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode("ascii"),
+        }
     started = time.monotonic()
     try:
         connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
