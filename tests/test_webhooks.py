@@ -337,6 +337,8 @@ def test_a_new_endpoint_gets_leads_stored_from_ten_seconds_later(make_app, tmp_p
             break
         time.sleep(0.5)
     assert delivery_rows(intake), "no delivery queued within 10 s of adding the endpoint"
+    with operator.app_context():
+        db.engine.dispose()
 
 
 # --- delivery against a real receiver -------------------------------------------------------
@@ -689,3 +691,28 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(receiver: Receiver) -> No
     assert outcome.delivered
     (request,) = receiver.requests
     assert request.headers["authorization"] == "Basic bjhuOnNAY3JldA=="
+
+
+def test_a_removed_endpoint_gets_nothing_more(make_app, receiver: Receiver, worker_for) -> None:
+    intake = make_app(LEADAPP_CACHE_SECONDS=1.0)
+    key = create_api_key(intake)
+    operator = create_app({"SQLALCHEMY_DATABASE_URI": intake.config["SQLALCHEMY_DATABASE_URI"]})
+    endpoint_id, receiver.secret = add_endpoint(operator, receiver.url())
+    time.sleep(1.2)
+    pending = post_lead(intake, key)  # queued, never attempted: no worker yet
+    result = operator.test_cli_runner().invoke(args=["webhooks", "remove", endpoint_id])
+    assert result.exit_code == 0 and "cancelled 1 " in result.output
+    # Within the cache's lifetime the intake process may still queue for it...
+    stale = post_lead(intake, key)
+    time.sleep(1.2)
+    # ...but not after it, and what was queued meanwhile is cancelled, not sent.
+    fresh = post_lead(intake, key)
+    worker_for(intake)
+    time.sleep(1.5)
+    states = {str(r["lead_id"]): r["status"] for r in delivery_rows(intake)}
+    assert states.get(pending["id"]) == "cancelled"
+    assert states.get(stale["id"], "cancelled") == "cancelled"
+    assert fresh["id"] not in states
+    assert receiver.requests == []
+    with operator.app_context():
+        db.engine.dispose()
