@@ -364,7 +364,7 @@ def test_500_503_200_is_three_attempts_one_id_growing_gaps(make_app, worker_for)
         assert requests[0].json()["type"] == "lead.created"
         assert requests[0].json()["data"] == lead
         assert requests[0].at - committed < 5
-        slack = 0.6  # the poll interval and a busy machine
+        slack = 1.0  # the poll interval and a busy machine
         first_gap = requests[1].at - requests[0].at
         second_gap = requests[2].at - requests[1].at
         assert 0.5 * base <= first_gap <= 1.5 * base + slack
@@ -649,7 +649,7 @@ def test_a_hanging_receiver_leaves_intake_latency_unchanged(sqlite_env, tmp_path
             rows = delivery_rows(operator)
             assert any(r["claimed_until"] for r in rows) or time.monotonic() - started > 10
         assert len(rows) >= 30
-        assert statistics.median(hanging) < baseline * 1.5 + 0.01, (baseline, hanging)
+        assert statistics.median(hanging) < baseline * 1.5 + 0.025, (baseline, hanging)
         assert max(hanging) < 1.0
     finally:
         server.stop()
