@@ -116,21 +116,24 @@ class Worker:
             while not self._stopping.is_set():
                 self._run_periodic()
                 with self._idle:
+                    # Every thread busy: wait for one to finish, not for the next poll.
+                    self._idle.wait_for(lambda: self._busy < self.concurrency, timeout=POLL_SECONDS)
                     free = self.concurrency - self._busy
-                claimed: list[service.Claimed] = []
-                if free > 0:
-                    try:
-                        claimed = service.claim_due(self.id, free, self.lease_seconds)
-                    except SQLAlchemyError as error:
-                        self._log_database_error(error)
-                        self._stopping.wait(DATABASE_ERROR_PAUSE)
-                        continue
+                if free == 0 or self._stopping.is_set():
+                    continue
+                try:
+                    claimed = service.claim_due(self.id, free, self.lease_seconds)
+                except SQLAlchemyError as error:
+                    self._log_database_error(error)
+                    self._stopping.wait(DATABASE_ERROR_PAUSE)
+                    continue
                 if claimed:
                     with self._idle:
                         self._busy += len(claimed)
                     for item in claimed:
                         self._queue.put(item)
-                if len(claimed) < free or free == 0:
+                if len(claimed) < free:
+                    # Nothing more is due now.
                     self._stopping.wait(POLL_SECONDS)
 
     def _run_periodic(self) -> None:
