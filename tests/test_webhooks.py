@@ -716,3 +716,23 @@ def test_a_removed_endpoint_gets_nothing_more(make_app, receiver: Receiver, work
     assert receiver.requests == []
     with operator.app_context():
         db.engine.dispose()
+
+
+def test_a_hanging_endpoint_does_not_hold_up_the_others(make_app, receiver, worker_for) -> None:
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_TIMEOUT": 3.0})
+    key = create_api_key(app)
+    with black_hole() as port:
+        add_endpoint(app, f"http://127.0.0.1:{port}/hangs", "lead.created")
+        for n in range(8):  # queued first: the oldest due rows all go to the hanging one
+            post_lead(app, key, 900 + n)
+        _, receiver.secret = add_endpoint(app, receiver.url(), "lead.created")
+        time.sleep(0.3)  # past the subscription cache
+        lead = post_lead(app, key, 999)
+        started = time.monotonic()
+        worker = worker_for(app)
+        wait_until(lambda: receiver.answered(200), timeout=10, what="the healthy endpoint")
+        waited = time.monotonic() - started
+        worker.stop(5)
+    assert waited < 2.0, f"the healthy endpoint waited {waited:.1f} s behind the hanging one"
+    assert receiver.requests[0].json()["data"]["id"] == lead["id"]
+    assert receiver.unverified == []

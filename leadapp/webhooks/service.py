@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -401,8 +401,16 @@ def _due(now: datetime) -> Any:
     )
 
 
-def claim_due(worker_id: str, limit: int, lease_seconds: float) -> list[Claimed]:
+def claim_due(
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    skip_endpoints: Collection[uuid.UUID] = (),
+) -> list[Claimed]:
     """Claim up to `limit` due deliveries for `lease_seconds`; skip rows others hold.
+
+    Deliveries to `skip_endpoints` (those this worker is busy enough with) are left for
+    later, so one slow receiver cannot hold every delivery thread.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED` in the subquery, so concurrent workers take
     disjoint rows without waiting on each other. SQLite has one writer at a time, so the
@@ -410,12 +418,15 @@ def claim_due(worker_id: str, limit: int, lease_seconds: float) -> list[Claimed]
     never takes SQLite's write lock.
     """
     now = utcnow()
+    due = _due(now)
+    if skip_endpoints:
+        due = and_(due, deliveries.c.endpoint_id.not_in(list(skip_endpoints)))
     with db.engine.connect() as connection:
-        any_due = connection.execute(select(deliveries.c.id).where(_due(now)).limit(1)).first()
+        any_due = connection.execute(select(deliveries.c.id).where(due).limit(1)).first()
     if any_due is None:
         return []
     candidates = (
-        select(deliveries.c.id).where(_due(now)).order_by(deliveries.c.next_attempt_at).limit(limit)
+        select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_at).limit(limit)
     )
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -31,6 +32,9 @@ PERIODIC_SECONDS = 3600.0
 # the contract's 5 seconds of the commit, and a retry within this of its due time.
 POLL_SECONDS = 0.25
 DEFAULT_CONCURRENCY = 4
+# At most this share of a worker's threads attempt deliveries to one endpoint at a time: a
+# receiver that hangs holds them until the timeout, and the others must still get theirs.
+PER_ENDPOINT_SHARE = 0.5
 # A claim outlives the longest attempt by this margin; a dead worker's claims come back
 # when it runs out (the contract: within 60 seconds with the default 10-second timeout).
 LEASE_MARGIN_SECONDS = 20.0
@@ -65,6 +69,8 @@ class Worker:
         self._stopping = threading.Event()
         self._queue: queue.Queue[service.Claimed | None] = queue.Queue()
         self._busy = 0
+        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self.per_endpoint_limit = max(1, int(concurrency * PER_ENDPOINT_SHARE))
         self._idle = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._periodic_last: dict[int, float] = {}
@@ -93,6 +99,8 @@ class Worker:
         once its claim runs out.
         """
         self._stopping.set()
+        with self._idle:
+            self._idle.notify_all()
         deadline = time.monotonic() + timeout
         with self._idle:
             finished = self._idle.wait_for(
@@ -119,10 +127,18 @@ class Worker:
                     # Every thread busy: wait for one to finish, not for the next poll.
                     self._idle.wait_for(lambda: self._busy < self.concurrency, timeout=POLL_SECONDS)
                     free = self.concurrency - self._busy
+                    saturated = [
+                        endpoint
+                        for endpoint, count in self._per_endpoint.items()
+                        if count >= self.per_endpoint_limit
+                    ]
                 if free == 0 or self._stopping.is_set():
                     continue
+                # Never more per claim than one endpoint may take: the next claim then
+                # knows which endpoints are saturated.
+                limit = min(free, self.per_endpoint_limit)
                 try:
-                    claimed = service.claim_due(self.id, free, self.lease_seconds)
+                    claimed = service.claim_due(self.id, limit, self.lease_seconds, saturated)
                 except SQLAlchemyError as error:
                     self._log_database_error(error)
                     self._stopping.wait(DATABASE_ERROR_PAUSE)
@@ -130,11 +146,18 @@ class Worker:
                 if claimed:
                     with self._idle:
                         self._busy += len(claimed)
+                        self._per_endpoint.update(item.endpoint_id for item in claimed)
                     for item in claimed:
                         self._queue.put(item)
-                if len(claimed) < free:
-                    # Nothing more is due now.
-                    self._stopping.wait(POLL_SECONDS)
+                if len(claimed) < limit:
+                    # Nothing more is due now, or only for saturated endpoints: wait for the
+                    # next poll, or for an attempt to finish, whichever comes first.
+                    with self._idle:
+                        busy = self._busy
+                        self._idle.wait_for(
+                            lambda busy=busy: self._busy < busy or self._stopping.is_set(),
+                            timeout=POLL_SECONDS,
+                        )
 
     def _run_periodic(self) -> None:
         """Call each registered periodic hook that has not run in the last hour."""
@@ -173,6 +196,9 @@ class Worker:
                 finally:
                     with self._idle:
                         self._busy -= 1
+                        self._per_endpoint[item.endpoint_id] -= 1
+                        if self._per_endpoint[item.endpoint_id] <= 0:
+                            del self._per_endpoint[item.endpoint_id]
                         self._idle.notify_all()
 
     def attempt(self, claimed: service.Claimed) -> delivery.Outcome:
