@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -35,6 +39,7 @@ from leadapp.webhooks.worker import Worker, register_periodic
 from tests.conftest import bearer, create_api_key
 from tests.factories import lead_payload
 from tests.processes import (
+    REPO_ROOT,
     LeadAppServer,
     black_hole,
     flask_command,
@@ -609,6 +614,48 @@ def test_periodic_hooks_run_at_start_and_not_again_within_the_hour(make_app) -> 
 # --- a real server process ------------------------------------------------------------------
 
 
+class WorkerProcess:
+    """One `flask --app leadapp webhooks worker` process in a session of its own."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "leadapp", "webhooks", "worker"],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: "delivering" in self.log() or self.process.poll() is not None,
+            timeout=30,
+            what="the worker to start",
+        )
+        assert self.process.poll() is None, self.log()
+
+    def log(self) -> str:
+        """What it wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, mid-whatever."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        """SIGTERM, and its exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+
 @pytest.fixture
 def sqlite_env(tmp_path: Path, test_keys: dict[str, str]) -> dict[str, str]:
     """The environment of server processes on a migrated SQLite file of the test's own."""
@@ -736,3 +783,37 @@ def test_a_hanging_endpoint_does_not_hold_up_the_others(make_app, receiver, work
     assert waited < 2.0, f"the healthy endpoint waited {waited:.1f} s behind the hanging one"
     assert receiver.requests[0].json()["data"]["id"] == lead["id"]
     assert receiver.unverified == []
+
+
+def test_a_server_and_a_worker_on_one_sqlite_file_deliver_each_lead_once(
+    sqlite_env, tmp_path
+) -> None:
+    receiver = Receiver(always(200), delay=0.02)
+    worker = None
+    try:
+        operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
+        key = create_api_key(operator)
+        _, receiver.secret = add_endpoint(operator, receiver.url(), "lead.created")
+        server = LeadAppServer(sqlite_env, tmp_path / "server.log").start()
+        try:
+            worker = WorkerProcess(sqlite_env, tmp_path / "worker.log")
+            ids = []
+            for n in range(20):
+                answer = server.request(
+                    "POST", "/leads", lead_payload(4000 + n), headers=bearer(key)
+                )
+                assert answer.status == 201, answer.body
+                ids.append(answer.body["id"])
+            wait_until(lambda: len(receiver.answered(200)) >= 20, timeout=20, what="20 deliveries")
+            time.sleep(1.5)
+            assert worker.stop() == 0
+        finally:
+            server.stop()
+        delivered = sorted(r.json()["data"]["id"] for r in receiver.requests)
+        assert delivered == sorted(ids)
+        assert receiver.unverified == []
+        assert "database is locked" not in server.log() + worker.log()
+    finally:
+        if worker is not None:
+            worker.kill()
+        receiver.close()

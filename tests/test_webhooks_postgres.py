@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,6 @@ from sqlalchemy import create_engine, make_url, text
 from tests.conftest import POSTGRES_URL, bearer, postgres_problem, require_service
 from tests.factories import lead_payload
 from tests.processes import (
-    REPO_ROOT,
     LeadAppServer,
     flask_command,
     leadapp_environment,
@@ -28,7 +22,7 @@ from tests.processes import (
     unhandled_errors,
     wait_until,
 )
-from tests.test_webhooks import Receiver, always
+from tests.test_webhooks import Receiver, WorkerProcess, always
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -77,48 +71,6 @@ def env(schema_url: str, test_keys: dict[str, str]) -> dict[str, str]:
         LEADAPP_WEBHOOK_RETRY_SECONDS="0.5",
         LEADAPP_WEBHOOK_TIMEOUT="5",
     )
-
-
-class WorkerProcess:
-    """One `flask --app leadapp webhooks worker` process in a session of its own."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "leadapp", "webhooks", "worker"],
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until(
-            lambda: "delivering" in self.log() or self.process.poll() is not None,
-            timeout=30,
-            what="the worker to start",
-        )
-        assert self.process.poll() is None, self.log()
-
-    def log(self) -> str:
-        """What it wrote so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, mid-whatever."""
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> int:
-        """SIGTERM, and its exit status."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
 
 
 def delivery_states(url: str) -> dict[str, tuple[str, int]]:

@@ -65,6 +65,13 @@ class Worker:
         self.max_attempts = int(app.config["LEADAPP_WEBHOOK_MAX_ATTEMPTS"])
         self.retry_seconds = float(app.config["LEADAPP_WEBHOOK_RETRY_SECONDS"])
         self.lease_seconds = self.timeout + LEASE_MARGIN_SECONDS
+        if self.lease_seconds > 60:
+            log.warning(
+                "LEADAPP_WEBHOOK_TIMEOUT=%g: an attempt cut short by a crash is retried only "
+                "after %g s, past the 60 s the contract promises (keep the timeout at most 40)",
+                self.timeout,
+                self.lease_seconds,
+            )
         self.id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = threading.Event()
         self._queue: queue.Queue[service.Claimed | None] = queue.Queue()
