@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -128,6 +129,47 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         "RATELIMIT_STORAGE_URI": storage_uri,
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "LEADAPP_CACHE_SECONDS": CACHE_SECONDS,
+        **webhook_settings(environ),
+    }
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+DEFAULT_WEBHOOK_MAX_ATTEMPTS = 12
+DEFAULT_WEBHOOK_RETRY_SECONDS = 30.0
+_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
+def _positive_number_setting(environ: Mapping[str, str], name: str, default: float) -> float:
+    """Read a positive number of seconds (fractions allowed), or fail naming the setting."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not _SECONDS.fullmatch(raw) or float(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return float(raw)
+
+
+def webhook_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The LEADAPP_WEBHOOK_* settings."""
+    worker = environ.get("LEADAPP_WEBHOOK_WORKER", "").strip().lower() or "on"
+    if worker not in {"on", "off"}:
+        raise ConfigError(f"LEADAPP_WEBHOOK_WORKER must be 'on' or 'off', got {worker!r}")
+    max_attempts = _int_setting(
+        environ, "LEADAPP_WEBHOOK_MAX_ATTEMPTS", DEFAULT_WEBHOOK_MAX_ATTEMPTS
+    )
+    if max_attempts < 1:
+        raise ConfigError("LEADAPP_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+    return {
+        "LEADAPP_WEBHOOK_WORKER": worker == "on",
+        "LEADAPP_WEBHOOK_TIMEOUT": _positive_number_setting(
+            environ, "LEADAPP_WEBHOOK_TIMEOUT", DEFAULT_WEBHOOK_TIMEOUT
+        ),
+        "LEADAPP_WEBHOOK_MAX_ATTEMPTS": max_attempts,
+        "LEADAPP_WEBHOOK_RETRY_SECONDS": _positive_number_setting(
+            environ, "LEADAPP_WEBHOOK_RETRY_SECONDS", DEFAULT_WEBHOOK_RETRY_SECONDS
+        ),
     }
 
 

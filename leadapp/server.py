@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from waitress import serve
 
 from leadapp import create_app
 from leadapp.config import MAX_BODY_BYTES, ConfigError
+from leadapp.webhooks.worker import start_background_worker
 
 DEFAULT_THREADS = 4
 WAITRESS_BODY_LIMIT = 4 * MAX_BODY_BYTES
@@ -43,8 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"leadapp: {error}", file=sys.stderr)
         return 2
-    serve(app, host=args.host, port=args.port, **waitress_settings(args.threads))
+    # Minimal until graceful shutdown lands: SIGTERM ends serve() as Ctrl-C does, and the
+    # webhook worker then finishes its current attempt before the process exits 0.
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+    worker = start_background_worker(app)
+    try:
+        serve(app, host=args.host, port=args.port, **waitress_settings(args.threads))
+    finally:
+        worker.stop(app.config["LEADAPP_WEBHOOK_TIMEOUT"] + 5)
     return 0
+
+
+def _raise_system_exit(signum: int, _frame: object) -> None:
+    """Turn SIGTERM into SystemExit in the main thread; waitress closes on it."""
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

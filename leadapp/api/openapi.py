@@ -10,6 +10,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
+from leadapp.webhooks.schemas import (
+    WebhookDeliveryListSchema,
+    WebhookDeliveryQueryArgsSchema,
+    WebhookEndpointListSchema,
+)
 
 PROBLEM = "application/problem+json"
 PROBLEM_STATUSES = {
@@ -198,4 +203,41 @@ def build_openapi(version: str) -> dict[str, Any]:
                 }
             },
         )
+    _add_webhook_paths(spec)
     return spec.to_dict()
+
+
+def _add_webhook_paths(spec: APISpec) -> None:
+    """The read-only webhook endpoints of the admin page."""
+    spec.components.schema("WebhookEndpointList", schema=WebhookEndpointListSchema)
+    spec.components.schema("WebhookDeliveryList", schema=WebhookDeliveryListSchema)
+    admin = [{"bearer": []}]
+    spec.path(
+        path="/webhooks",
+        operations={
+            "get": {
+                "summary": "List subscribed webhook endpoints (never their secrets)",
+                "operationId": "listWebhookEndpoints",
+                "security": admin,
+                "responses": {
+                    200: _json("WebhookEndpointList", "Every active endpoint."),
+                    **_problems(401, 403, 503),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/webhooks/deliveries",
+        operations={
+            "get": {
+                "summary": "The newest webhook deliveries, optionally of one status",
+                "operationId": "listWebhookDeliveries",
+                "security": admin,
+                "parameters": [{"in": "query", "schema": WebhookDeliveryQueryArgsSchema}],
+                "responses": {
+                    200: _json("WebhookDeliveryList", "Deliveries, newest first."),
+                    **_problems(401, 403, 422, 503),
+                },
+            }
+        },
+    )

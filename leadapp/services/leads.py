@@ -19,6 +19,7 @@ from leadapp.normalize import email_match_key
 from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
+from leadapp.webhooks import service as webhooks
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
 # it conflicted with; then the INSERT is simply tried again.
@@ -76,11 +77,13 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
         "created_at": utcnow(),
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
+    lead = {field: row[field] for field in LEAD_FIELDS}
     statement = insert(Lead.__table__)
     for attempt in range(INSERT_ATTEMPTS):
         try:
             with db.engine.begin() as connection:
                 connection.execute(statement, row)
+                webhooks.queue_lead_created(connection, lead)
         except IntegrityError:
             conflicts = _conflicting_fields(row)
             if conflicts:
@@ -94,7 +97,7 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
                 raise
         else:
             break
-    return {field: row[field] for field in LEAD_FIELDS}
+    return lead
 
 
 def lead_ip_address(
@@ -188,3 +191,4 @@ def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:
         if deleted == 0:
             raise NotFound("No lead with this id.")
         audit.record(connection, api_key, "erase", [lead_id])
+        webhooks.queue_lead_erased(connection, lead_id)

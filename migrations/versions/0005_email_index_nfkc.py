@@ -11,7 +11,7 @@ by processes still running the previous code while this runs get the old index: 
 can't decrypt and emits nothing: run `keys reindex` after applying the SQL.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -20,7 +20,7 @@ import logging
 from alembic import context, op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

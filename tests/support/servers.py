@@ -8,6 +8,7 @@ same `waitress_settings` in a background thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from waitress.server import create_server
 from leadapp.server import waitress_settings
 from tests.support.client import Answer, http_request
 from tests.support.processes import REPO_ROOT, signal_group, stop_process
-from tests.support.waiting import free_port
+from tests.support.waiting import free_port, wait_until
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -217,3 +218,45 @@ class ThreadedServer:
     def request(self, method: str, path: str, body: Any = None, **options: Any) -> Answer:
         """Send one request to this server (see http_request)."""
         return http_request(self.port, method, path, body, **options)
+
+
+class WorkerProcess:
+    """One `flask --app leadapp webhooks worker` process in a session of its own."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "leadapp", "webhooks", "worker"],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: "delivering" in self.log() or self.process.poll() is not None,
+            timeout=30,
+            what="the worker to start",
+        )
+        assert self.process.poll() is None, self.log()
+
+    def log(self) -> str:
+        """What it wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, mid-whatever."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        """SIGTERM, and its exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise

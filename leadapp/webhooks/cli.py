@@ -1,0 +1,145 @@
+"""`flask --app leadapp webhooks add|list|remove|deliveries|retry|worker`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import uuid
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from leadapp.webhooks import service
+from leadapp.webhooks.models import DELIVERED, FAILED, PENDING, STATUSES
+from leadapp.webhooks.worker import Worker
+
+webhooks_cli = AppGroup("webhooks", help="Webhook endpoints, deliveries and the worker.")
+
+
+def _when(value: object) -> str:
+    """A timestamp for tables, or '-'."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"  # type: ignore[attr-defined]
+
+
+@webhooks_cli.command("add")
+@click.argument("url")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(service.EVENTS),
+    help="An event to subscribe to (repeatable); default: all.",
+)
+def webhooks_add(url: str, events: tuple[str, ...]) -> None:
+    """Subscribe URL; print its id, then its signing secret alone on the last line."""
+    try:
+        endpoint, secret = service.add_endpoint(url, events)
+    except service.WebhookError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Added endpoint {endpoint.id} for {', '.join(endpoint.events)}.")
+    click.echo("Its signing secret follows; store it now, it cannot be shown again:")
+    click.echo(secret)
+
+
+@webhooks_cli.command("list")
+def webhooks_list() -> None:
+    """List endpoints (id, URL, events, created), never the secret."""
+    rows = service.list_endpoints()
+    if not rows:
+        click.echo("No webhook endpoints.")
+        return
+    click.echo(f"{'ID':<36}  {'CREATED':<19}  {'EVENTS':<24}  URL")
+    for row in rows:
+        click.echo(f"{row.id}  {_when(row.created_at)}  {','.join(row.events):<24}  {row.url}")
+
+
+@webhooks_cli.command("remove")
+@click.argument("id_or_url")
+def webhooks_remove(id_or_url: str) -> None:
+    """Remove an endpoint by id or URL; its undelivered deliveries are cancelled."""
+    try:
+        endpoint, cancelled = service.remove_endpoint(id_or_url)
+    except service.WebhookError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Removed endpoint {endpoint.id}; cancelled {cancelled} undelivered deliveries.")
+
+
+@webhooks_cli.command("deliveries")
+@click.option("--status", type=click.Choice(STATUSES), help="Only deliveries in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+def webhooks_deliveries(status: str | None, limit: int) -> None:
+    """The newest deliveries: id, endpoint, event, lead, attempts, status, last result, next."""
+    rows = service.list_deliveries(status, limit)
+    if not rows:
+        click.echo("No deliveries.")
+        return
+    click.echo(
+        f"{'ID':<36}  {'ENDPOINT':<36}  {'EVENT':<12}  {'LEAD':<36}  "
+        f"{'ATTEMPTS':>8}  {'STATUS':<9}  {'LAST RESULT':<30}  NEXT ATTEMPT"
+    )
+    for row in rows:
+        last = row.last_error or (f"HTTP {row.last_status}" if row.last_status else "-")
+        click.echo(
+            f"{row.id}  {row.endpoint_id}  {row.event:<12}  {row.lead_id}  {row.attempts:>8}  "
+            f"{row.status:<9}  {last[:30]:<30}  {_when(row.next_attempt_at)}"
+        )
+
+
+@webhooks_cli.command("retry")
+@click.argument("delivery_id", required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed delivery.")
+def webhooks_retry(delivery_id: str | None, all_failed: bool) -> None:
+    """Put a failed delivery (or, with --failed, every one) back in the queue, attempts reset."""
+    if (delivery_id is None) == (not all_failed):
+        raise click.UsageError("Give either DELIVERY_ID or --failed.")
+    target: uuid.UUID | None = None
+    if delivery_id is not None:
+        try:
+            target = uuid.UUID(delivery_id)
+        except ValueError:
+            raise click.ClickException(f"{delivery_id!r} is not a delivery id.") from None
+    try:
+        count = service.retry(target)
+    except service.WebhookError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Queued {count} failed deliveries again.")
+
+
+@webhooks_cli.command("worker")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+def webhooks_worker(concurrency: int) -> None:
+    """Deliver in the foreground until SIGTERM or SIGINT; then finish the attempts under way."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    logging.getLogger("leadapp").setLevel(logging.INFO)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker = Worker(app, concurrency=concurrency).start()
+    try:
+        counts = service.count_by_status()
+        queued = (
+            f" ({counts.get(PENDING, 0)} pending, {counts.get(FAILED, 0)} failed, "
+            f"{counts.get(DELIVERED, 0)} delivered)"
+        )
+    except SQLAlchemyError:
+        queued = " (the database does not answer yet)"
+    click.echo(
+        f"Webhook worker {worker.id} delivering{queued}; SIGTERM or Ctrl-C stops it.", err=True
+    )
+    while not stop.wait(0.5):
+        pass
+    finished = worker.stop(timeout=worker.timeout + 5)
+    click.echo(
+        "Webhook worker stopped." if finished else "Webhook worker stopped mid-attempt.", err=True
+    )

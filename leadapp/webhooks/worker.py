@@ -1,0 +1,253 @@
+"""The delivery worker: claims due deliveries, attempts them in a few threads, records results.
+
+The same class runs inside the server (a background thread, `LEADAPP_WEBHOOK_WORKER=on`) and
+in `flask webhooks worker`. It also runs the app's periodic hooks (see PERIODIC_EXTENSION).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Protocol
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from leadapp.webhooks import delivery, service
+
+log = logging.getLogger(__name__)
+
+# Functions `f(app)` other features register here; every worker calls each at start and
+# then at most once an hour (retention plugs in this way).
+PERIODIC_EXTENSION = "leadapp.periodic"
+PERIODIC_SECONDS = 3600.0
+# An idle worker looks for due deliveries this often: a first attempt starts well within
+# the contract's 5 seconds of the commit, and a retry within this of its due time.
+POLL_SECONDS = 0.25
+DEFAULT_CONCURRENCY = 4
+# At most this share of a worker's threads attempt deliveries to one endpoint at a time: a
+# receiver that hangs holds them until the timeout, and the others must still get theirs.
+PER_ENDPOINT_SHARE = 0.5
+# A claim outlives the longest attempt by this margin; a dead worker's claims come back
+# when it runs out (the contract: within 60 seconds with the default 10-second timeout).
+LEASE_MARGIN_SECONDS = 20.0
+ERROR_LOG_SECONDS = 60.0
+DATABASE_ERROR_PAUSE = 2.0
+
+
+class Stoppable(Protocol):
+    """What start_background_worker returns: something the server stops on shutdown."""
+
+    def stop(self, timeout: float) -> bool:
+        """Finish the current attempts (waiting at most `timeout` s); True when they did."""
+        ...
+
+
+def register_periodic(app: Flask, hook: Callable[[Flask], None]) -> None:
+    """Have every worker of this app call `hook(app)` at start and then at most hourly."""
+    app.extensions.setdefault(PERIODIC_EXTENSION, []).append(hook)
+
+
+class Worker:
+    """Delivers webhooks for one app until stopped."""
+
+    def __init__(self, app: Flask, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self.app = app
+        self.concurrency = concurrency
+        self.timeout = float(app.config["LEADAPP_WEBHOOK_TIMEOUT"])
+        self.max_attempts = int(app.config["LEADAPP_WEBHOOK_MAX_ATTEMPTS"])
+        self.retry_seconds = float(app.config["LEADAPP_WEBHOOK_RETRY_SECONDS"])
+        self.lease_seconds = self.timeout + LEASE_MARGIN_SECONDS
+        if self.lease_seconds > 60:
+            log.warning(
+                "LEADAPP_WEBHOOK_TIMEOUT=%g: an attempt cut short by a crash is retried only "
+                "after %g s, past the 60 s the contract promises (keep the timeout at most 40)",
+                self.timeout,
+                self.lease_seconds,
+            )
+        self.id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stopping = threading.Event()
+        self._queue: queue.Queue[service.Claimed | None] = queue.Queue()
+        self._busy = 0
+        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self.per_endpoint_limit = max(1, int(concurrency * PER_ENDPOINT_SHARE))
+        self._idle = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._periodic_last: dict[int, float] = {}
+        self._last_error_log = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> Worker:
+        """Start the poller and the delivery threads (daemons: they never block an exit)."""
+        self._threads = [
+            threading.Thread(target=self._deliver_loop, name=f"webhook-delivery-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._poll_loop, name="webhook-poller", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+        log.info("webhook worker %s started", self.id)
+        return self
+
+    def stop(self, timeout: float) -> bool:
+        """Claim nothing more, let the attempts under way finish (at most `timeout` s).
+
+        Returns whether they all finished; one that did not is retried by any worker
+        once its claim runs out.
+        """
+        self._stopping.set()
+        with self._idle:
+            self._idle.notify_all()
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            finished = self._idle.wait_for(
+                lambda: self._busy == 0, timeout=max(0.0, deadline - time.monotonic())
+            )
+        for _ in range(self.concurrency):
+            self._queue.put(None)
+        log.info("webhook worker %s stopped", self.id)
+        return finished
+
+    @property
+    def stopping(self) -> bool:
+        """Whether stop() was called."""
+        return self._stopping.is_set()
+
+    # --- the poller ----------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        """Claim as many due deliveries as there are idle delivery threads, until stopped."""
+        with self.app.app_context():
+            while not self._stopping.is_set():
+                self._run_periodic()
+                with self._idle:
+                    # Every thread busy: wait for one to finish, not for the next poll.
+                    self._idle.wait_for(lambda: self._busy < self.concurrency, timeout=POLL_SECONDS)
+                    free = self.concurrency - self._busy
+                    saturated = [
+                        endpoint
+                        for endpoint, count in self._per_endpoint.items()
+                        if count >= self.per_endpoint_limit
+                    ]
+                if free == 0 or self._stopping.is_set():
+                    continue
+                # Never more per claim than one endpoint may take: the next claim then
+                # knows which endpoints are saturated.
+                limit = min(free, self.per_endpoint_limit)
+                try:
+                    claimed = service.claim_due(self.id, limit, self.lease_seconds, saturated)
+                except SQLAlchemyError as error:
+                    self._log_database_error(error)
+                    self._stopping.wait(DATABASE_ERROR_PAUSE)
+                    continue
+                if claimed:
+                    with self._idle:
+                        self._busy += len(claimed)
+                        self._per_endpoint.update(item.endpoint_id for item in claimed)
+                    for item in claimed:
+                        self._queue.put(item)
+                if len(claimed) < limit:
+                    # Nothing more is due now, or only for saturated endpoints: wait for the
+                    # next poll, or for an attempt to finish, whichever comes first.
+                    with self._idle:
+                        busy = self._busy
+                        self._idle.wait_for(
+                            lambda busy=busy: self._busy < busy or self._stopping.is_set(),
+                            timeout=POLL_SECONDS,
+                        )
+
+    def _run_periodic(self) -> None:
+        """Call each registered periodic hook that has not run in the last hour."""
+        now = time.monotonic()
+        for hook in list(self.app.extensions.get(PERIODIC_EXTENSION, ())):
+            last = self._periodic_last.get(id(hook))
+            if last is not None and now - last < PERIODIC_SECONDS:
+                continue
+            self._periodic_last[id(hook)] = now
+            try:
+                hook(self.app)
+            except Exception:
+                log.exception("periodic hook %s failed", getattr(hook, "__name__", hook))
+
+    def _log_database_error(self, error: SQLAlchemyError) -> None:
+        """Say the database is unreachable, at most once a minute (not once a poll)."""
+        now = time.monotonic()
+        if now - self._last_error_log >= ERROR_LOG_SECONDS:
+            self._last_error_log = now
+            log.warning("webhook worker: database unavailable (%s)", type(error).__name__)
+
+    # --- the delivery threads --------------------------------------------------------------
+
+    def _deliver_loop(self) -> None:
+        """Attempt each claimed delivery handed over by the poller."""
+        with self.app.app_context():
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                try:
+                    self.attempt(item)
+                except Exception:
+                    # The claim runs out and the delivery is tried again.
+                    log.exception("webhook delivery %s: could not record the attempt", item.id)
+                finally:
+                    with self._idle:
+                        self._busy -= 1
+                        self._per_endpoint[item.endpoint_id] -= 1
+                        if self._per_endpoint[item.endpoint_id] <= 0:
+                            del self._per_endpoint[item.endpoint_id]
+                        self._idle.notify_all()
+
+    def attempt(self, claimed: service.Claimed) -> delivery.Outcome:
+        """Make one attempt and record its outcome."""
+        body = claimed.payload.encode("utf-8")
+        headers = delivery.signed_headers(claimed.secret, str(claimed.id), body, time.time())
+        outcome = delivery.post(claimed.url, body, headers, self.timeout)
+        if outcome.delivered:
+            service.record_delivered(claimed, outcome.status or 200)
+            return outcome
+        wait = delivery.backoff_seconds(
+            claimed.attempts + 1, self.retry_seconds, outcome.retry_after
+        )
+        status = service.record_failure(
+            claimed,
+            self.id,
+            status=outcome.status,
+            error=outcome.error or "failed",
+            delay=wait,
+            max_attempts=self.max_attempts,
+        )
+        log.warning(
+            "webhook delivery %s to endpoint %s: attempt %d failed (%s); %s",
+            claimed.id,
+            claimed.endpoint_id,
+            claimed.attempts + 1,
+            outcome.error,
+            "giving up: failed" if status == "failed" else f"next in {wait:.1f} s",
+        )
+        return outcome
+
+
+class _NoWorker:
+    """Stands in when the server delivers nothing itself (LEADAPP_WEBHOOK_WORKER=off)."""
+
+    def stop(self, timeout: float) -> bool:
+        """Nothing to stop."""
+        return True
+
+
+def start_background_worker(app: Flask) -> Stoppable:
+    """Start the in-process worker when LEADAPP_WEBHOOK_WORKER is on; return it for stop()."""
+    if not app.config.get("LEADAPP_WEBHOOK_WORKER", True):
+        return _NoWorker()
+    return Worker(app).start()

@@ -1,0 +1,665 @@
+"""Webhooks end to end: a real receiver on loopback, the outbox, retries, privacy, intake.
+
+Every request a receiver gets is verified with the `standardwebhooks` package, an
+implementation independent of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import InvalidToken
+from flask import Flask
+from sqlalchemy import inspect, select, text
+from standardwebhooks.webhooks import Webhook
+
+from leadapp import create_app
+from leadapp.config import ConfigError, webhook_settings
+from leadapp.crypto import current_keyring
+from leadapp.extensions import db
+from leadapp.webhooks import delivery, service
+from leadapp.webhooks.models import WebhookDelivery
+from leadapp.webhooks.worker import Worker, register_periodic
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
+from tests.support.processes import flask_command
+from tests.support.servers import LeadAppServer, WorkerProcess, leadapp_environment
+from tests.support.waiting import black_hole, wait_until
+from tests.support.webhook_receiver import Receiver, always, in_turn
+
+deliveries = WebhookDelivery.__table__
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver that answers 200 unless a test changes its behaviour."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+FAST = {
+    "LEADAPP_WEBHOOK_RETRY_SECONDS": 0.2,
+    "LEADAPP_WEBHOOK_TIMEOUT": 2.0,
+    "LEADAPP_CACHE_SECONDS": 0.2,
+}
+
+
+def add_endpoint(app: Flask, url: str, *events: str) -> tuple[str, str]:
+    """`webhooks add` through the CLI; return the printed endpoint id and secret."""
+    args = ["webhooks", "add", url]
+    for event in events:
+        args += ["--event", event]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    endpoint_id = lines[0].split()[2]
+    return endpoint_id, lines[-1]
+
+
+def store_lead(app: Flask, key: str, n: int | None = None) -> dict[str, Any]:
+    """Store a lead through the API; return its body."""
+    response = post_lead(app, lead_payload(n), headers=bearer(key))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def delivery_rows(app: Flask) -> list[dict[str, Any]]:
+    """Every delivery row, decrypted, oldest first."""
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(select(deliveries).order_by(deliveries.c.created_at)).all()
+    return [row._asdict() for row in rows]
+
+
+@pytest.fixture
+def worker_for() -> Iterator[Callable[[Flask], Worker]]:
+    """Start in-process workers; stop them all after the test."""
+    started: list[Worker] = []
+
+    def start(app: Flask) -> Worker:
+        worker = Worker(app).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop(5)
+
+
+# --- signing, backoff, settings -----------------------------------------------------------
+
+
+def test_our_signature_verifies_with_standardwebhooks() -> None:
+    secret = delivery.new_secret()
+    body = json.dumps({"type": "lead.created", "data": {"name": "Zoë"}}, ensure_ascii=False)
+    headers = delivery.signed_headers(secret, "msg-1", body.encode(), time.time())
+    assert Webhook(secret).verify(body.encode(), headers) == json.loads(body)
+    headers["webhook-signature"] = delivery.sign(secret, "msg-2", int(time.time()), body.encode())
+    with pytest.raises(Exception, match="signature"):
+        Webhook(secret).verify(body.encode(), headers)
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    for failures in range(1, 8):
+        delays = [delivery.backoff_seconds(failures, 30.0) for _ in range(200)]
+        expected = 30.0 * 2 ** (failures - 1)
+        assert min(delays) >= 0.5 * expected
+        assert max(delays) <= 1.5 * expected
+        assert max(delays) - min(delays) > 0.3 * expected  # really jittered
+    assert delivery.backoff_seconds(40, 30.0) == 6 * 3600
+    assert delivery.backoff_seconds(1, 1.0, retry_after=120.0) == 120.0
+    assert delivery.backoff_seconds(1, 1.0, retry_after=10**9) == 6 * 3600
+
+
+def test_retry_after_seconds_and_dates() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+    assert delivery.parse_retry_after("120", now) == 120.0
+    assert delivery.parse_retry_after("Tue, 01 Dec 2026 12:01:00 GMT", now) == 60.0
+    assert delivery.parse_retry_after("soon", now) is None
+    assert delivery.parse_retry_after("٥", now) is None
+
+
+def test_webhook_settings_defaults_and_errors() -> None:
+    assert webhook_settings({}) == {
+        "LEADAPP_WEBHOOK_WORKER": True,
+        "LEADAPP_WEBHOOK_TIMEOUT": 10.0,
+        "LEADAPP_WEBHOOK_MAX_ATTEMPTS": 12,
+        "LEADAPP_WEBHOOK_RETRY_SECONDS": 30.0,
+    }
+    assert webhook_settings({"LEADAPP_WEBHOOK_RETRY_SECONDS": "0.2"})[
+        "LEADAPP_WEBHOOK_RETRY_SECONDS"
+    ] == pytest.approx(0.2)
+    assert webhook_settings({"LEADAPP_WEBHOOK_WORKER": "off"})["LEADAPP_WEBHOOK_WORKER"] is False
+    for name, value in (
+        ("LEADAPP_WEBHOOK_WORKER", "maybe"),
+        ("LEADAPP_WEBHOOK_TIMEOUT", "0"),
+        ("LEADAPP_WEBHOOK_TIMEOUT", "-1"),
+        ("LEADAPP_WEBHOOK_TIMEOUT", "inf"),
+        ("LEADAPP_WEBHOOK_RETRY_SECONDS", "1e3"),
+        ("LEADAPP_WEBHOOK_MAX_ATTEMPTS", "0"),
+        ("LEADAPP_WEBHOOK_MAX_ATTEMPTS", "ten"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            webhook_settings({name: value})
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_add_list_remove(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    endpoint_id, secret = add_endpoint(app, "https://crm.example.com/hooks?token=abc")
+    assert secret.startswith("whsec_") and len(Webhook(secret)._whsecret) == 32
+    listed = runner.invoke(args=["webhooks", "list"]).output
+    assert endpoint_id in listed and "https://crm.example.com/hooks?token=abc" in listed
+    assert "lead.created,lead.erased" in listed and secret not in listed
+    assert secret.removeprefix("whsec_") not in listed
+
+    only, _ = add_endpoint(app, "http://10.0.0.7:8080/in", "lead.erased")
+    assert "lead.erased" in runner.invoke(args=["webhooks", "list"]).output
+
+    again = runner.invoke(args=["webhooks", "add", "https://crm.example.com/hooks?token=abc"])
+    assert again.exit_code != 0 and "exists already" in again.output
+    for bad in ("ftp://x.example/", "not a url", "http:///nohost", "http://x.example:99999/"):
+        result = runner.invoke(args=["webhooks", "add", bad])
+        assert result.exit_code != 0 and "Traceback" not in result.output, bad
+    wrong_event = runner.invoke(args=["webhooks", "add", "http://a.example/", "--event", "x"])
+    assert wrong_event.exit_code != 0
+
+    removed = runner.invoke(args=["webhooks", "remove", "https://crm.example.com/hooks?token=abc"])
+    assert removed.exit_code == 0, removed.output
+    assert runner.invoke(args=["webhooks", "remove", only]).exit_code == 0
+    assert "No webhook endpoints." in runner.invoke(args=["webhooks", "list"]).output
+    missing = runner.invoke(args=["webhooks", "remove", only])
+    assert missing.exit_code != 0 and "No endpoint" in missing.output
+
+    with app.app_context(), db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT url, secret FROM webhook_endpoints")).all()
+    assert stored and all(
+        "example.com" not in row.url and "whsec_" not in row.secret for row in stored
+    )
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+def test_deliveries_are_written_with_the_lead_and_only_then(make_app) -> None:
+    app = make_app(**FAST)
+    key = create_api_key(app)
+    add_endpoint(app, "http://127.0.0.1:9/a")
+    add_endpoint(app, "http://127.0.0.1:9/b", "lead.erased")
+    lead = store_lead(app, key, 1)
+    rows = delivery_rows(app)
+    assert [(str(r["lead_id"]), r["event"], r["status"]) for r in rows] == [
+        (lead["id"], "lead.created", "pending")
+    ]
+    payload = json.loads(rows[0]["payload"])
+    assert payload["type"] == "lead.created" and payload["data"] == lead
+    # A refused duplicate stores no lead, and so no delivery.
+    duplicate = app.test_client().post("/leads", json=lead_payload(1), headers=bearer(key))
+    assert duplicate.status_code == 409
+    assert len(delivery_rows(app)) == 1
+
+
+def test_a_new_endpoint_gets_leads_stored_from_ten_seconds_later(make_app, tmp_path) -> None:
+    intake = make_app()
+    key = create_api_key(intake)
+    store_lead(intake, key)  # the intake process has now cached "no endpoints"
+    operator = create_app({"SQLALCHEMY_DATABASE_URI": intake.config["SQLALCHEMY_DATABASE_URI"]})
+    add_endpoint(operator, "http://127.0.0.1:9/new")
+    added = time.monotonic()
+    deadline = added + 10
+    while time.monotonic() < deadline:
+        store_lead(intake, key)
+        if delivery_rows(intake):
+            break
+        time.sleep(0.5)
+    assert delivery_rows(intake), "no delivery queued within 10 s of adding the endpoint"
+    with operator.app_context():
+        db.engine.dispose()
+
+
+# --- delivery against a real receiver -------------------------------------------------------
+
+
+def test_500_503_200_is_three_attempts_one_id_growing_gaps(make_app, worker_for) -> None:
+    base = 1.0
+    receiver = Receiver(in_turn(500, 503, 200))
+    try:
+        app = make_app(**{**FAST, "LEADAPP_WEBHOOK_RETRY_SECONDS": base})
+        key = create_api_key(app)
+        _, receiver.secret = add_endpoint(app, receiver.url())
+        worker_for(app)
+        lead = store_lead(app, key)
+        committed = time.monotonic()
+        wait_until(lambda: receiver.answered(200), timeout=20, what="the third attempt")
+        time.sleep(1.0)  # nothing more may come
+        requests = receiver.requests
+        assert [r.answered for r in requests] == [500, 503, 200]
+        assert receiver.unverified == []
+        assert len({r.headers["webhook-id"] for r in requests}) == 1
+        assert {r.body for r in requests} == {requests[0].body}
+        assert requests[0].json()["type"] == "lead.created"
+        assert requests[0].json()["data"] == lead
+        assert requests[0].at - committed < 5
+        slack = 1.0  # the poll interval and a busy machine
+        first_gap = requests[1].at - requests[0].at
+        second_gap = requests[2].at - requests[1].at
+        assert 0.5 * base <= first_gap <= 1.5 * base + slack
+        assert 1.0 * base <= second_gap <= 3.0 * base + slack
+        (row,) = delivery_rows(app)
+        assert row["status"] == "delivered" and row["attempts"] == 3
+        assert row["payload"] is None and row["last_status"] == 200
+        assert str(row["id"]) == requests[0].headers["webhook-id"]
+    finally:
+        receiver.close()
+
+
+def test_a_redirect_is_not_followed(make_app, receiver: Receiver, worker_for) -> None:
+    receiver.behaviour = lambda request, _n: (
+        (302, {"Location": receiver.url("/elsewhere")}) if request.path == "/hook" else (200, {})
+    )
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_RETRY_SECONDS": 30.0})
+    key = create_api_key(app)
+    _, receiver.secret = add_endpoint(app, receiver.url())
+    worker_for(app)
+    store_lead(app, key)
+    wait_until(lambda: receiver.requests, timeout=10, what="the first attempt")
+    wait_until(
+        lambda: delivery_rows(app)[0]["attempts"] == 1, timeout=10, what="the failure recorded"
+    )
+    time.sleep(0.5)
+    assert [r.path for r in receiver.requests] == ["/hook"]
+    (row,) = delivery_rows(app)
+    assert row["status"] == "pending" and row["last_status"] == 302
+    assert "redirect" in row["last_error"]
+    assert receiver.unverified == []
+
+
+def test_after_max_attempts_failed_then_retry_delivers(
+    make_app, receiver: Receiver, worker_for
+) -> None:
+    receiver.behaviour = always(500)
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_MAX_ATTEMPTS": 3})
+    key = create_api_key(app)
+    _, receiver.secret = add_endpoint(app, receiver.url())
+    worker_for(app)
+    store_lead(app, key)
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "failed", timeout=20, what="the failure")
+    assert len(receiver.requests) == 3
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["webhooks", "deliveries", "--status", "failed"]).output
+    (row,) = delivery_rows(app)
+    assert str(row["id"]) in listed and "HTTP 500" in listed
+    assert row["payload"] is not None  # kept, so that it can be retried
+
+    receiver.behaviour = always(200)
+    result = runner.invoke(args=["webhooks", "retry", "--failed"])
+    assert result.exit_code == 0 and "Queued 1" in result.output
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "delivered", timeout=10, what="the retry")
+    assert [r.answered for r in receiver.requests] == [500, 500, 500, 200]
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+    assert receiver.unverified == []
+    single = runner.invoke(args=["webhooks", "retry", str(row["id"])])
+    assert single.exit_code != 0 and "delivered, not failed" in single.output
+
+
+def test_retry_after_is_honoured(make_app, receiver: Receiver, worker_for) -> None:
+    receiver.behaviour = lambda _r, n: (429, {"Retry-After": "3"}) if n == 0 else (200, {})
+    app = make_app(**FAST)
+    key = create_api_key(app)
+    _, receiver.secret = add_endpoint(app, receiver.url())
+    worker_for(app)
+    store_lead(app, key)
+    wait_until(lambda: receiver.answered(200), timeout=15, what="the second attempt")
+    gap = receiver.requests[1].at - receiver.requests[0].at
+    assert gap >= 3.0
+
+
+def test_an_attempt_ends_at_the_timeout_even_when_bytes_trickle() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def trickle() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.settimeout(10)
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(40):
+                    try:
+                        connection.sendall(b"X-Slow: a\r\n")
+                    except OSError:
+                        return
+                    time.sleep(0.1)
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        outcome = delivery.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert not outcome.delivered and "timed out" in (outcome.error or "")
+    assert elapsed < 1.5
+
+
+def test_refused_and_hanging_receivers_are_failures() -> None:
+    with black_hole() as port:
+        started = time.monotonic()
+        outcome = delivery.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=0.5)
+        assert "timed out" in (outcome.error or "") and time.monotonic() - started < 1.0
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    outcome = delivery.post(f"http://127.0.0.1:{closed_port}/", b"{}", {}, timeout=1)
+    assert outcome.error == "connection refused" and not outcome.delivered
+
+
+# --- privacy --------------------------------------------------------------------------------
+
+
+def _every_stored_string(app: Flask) -> list[str]:
+    """Every string value in every table, decrypted where it decrypts."""
+    values = []
+    with app.app_context():
+        keyring = current_keyring()
+        with db.engine.connect() as connection:
+            for table in inspect(connection).get_table_names():
+                for row in connection.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+                    for value in row:
+                        if isinstance(value, bytes | memoryview):
+                            value = bytes(value).decode("latin-1")
+                        if not isinstance(value, str):
+                            continue
+                        values.append(value)
+                        with contextlib.suppress(InvalidToken, ValueError, UnicodeError):
+                            values.append(keyring.decrypt(value))
+    return values
+
+
+def test_erasure_leaves_no_copy_of_the_lead_in_any_table(make_app, worker_for) -> None:
+    receiver = Receiver(always(500))
+    try:
+        app = make_app(**{**FAST, "LEADAPP_WEBHOOK_MAX_ATTEMPTS": 1})
+        key = create_api_key(app)
+        _, receiver.secret = add_endpoint(app, receiver.url())
+        add_endpoint(app, "http://127.0.0.1:9/never", "lead.created")
+        failed = store_lead(app, key, 501)
+        worker = worker_for(app)
+        wait_until(
+            lambda: any(r["status"] == "failed" for r in delivery_rows(app)),
+            timeout=10,
+            what="a failed delivery",
+        )
+        worker.stop(5)
+        pending = store_lead(app, key, 502)
+        for lead in (failed, pending):
+            assert any(lead["email"] in value for value in _every_stored_string(app))
+            response = app.test_client().delete(f"/leads/{lead['id']}", headers=bearer(key))
+            assert response.status_code == 204
+        stored = _every_stored_string(app)
+        for lead in (failed, pending):
+            for name in ("name", "email", "phone"):
+                assert not any(lead[name] in value for value in stored), name
+        rows = delivery_rows(app)
+        created = [r for r in rows if r["event"] == "lead.created"]
+        erased = [r for r in rows if r["event"] == "lead.erased"]
+        assert {r["status"] for r in created} == {"cancelled"}
+        assert all(r["payload"] is None for r in created)
+        # The erasure itself is announced to the endpoint subscribed to it.
+        assert sorted(json.loads(r["payload"])["data"]["id"] for r in erased) == sorted(
+            [failed["id"], pending["id"]]
+        )
+    finally:
+        receiver.close()
+
+
+def test_no_plaintext_of_a_queued_lead_in_the_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        db.create_all()
+    key = create_api_key(app)
+    add_endpoint(app, "http://127.0.0.1:9/down")
+    lead = store_lead(app, key, 777)
+    assert delivery_rows(app)[0]["status"] == "pending"
+    with app.app_context():
+        db.engine.dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(FULL)")
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("queue.sqlite3*"))
+    for name in ("name", "email", "phone"):
+        assert lead[name].encode() not in raw, name
+    assert b"lead777" not in raw and b"Lead Person" not in raw
+
+
+# --- the admin API ---------------------------------------------------------------------------
+
+
+def test_admin_api_lists_endpoints_and_failed_deliveries(make_app, worker_for) -> None:
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_MAX_ATTEMPTS": 1})
+    key = create_api_key(app)
+    client = app.test_client()
+    assert client.get("/webhooks").status_code == 401
+    assert client.get("/webhooks/deliveries").status_code == 401
+    endpoint_id, secret = add_endpoint(app, "http://127.0.0.1:9/refused")
+    listed = client.get("/webhooks", headers=bearer(key))
+    assert listed.status_code == 200
+    assert secret not in listed.get_data(as_text=True)
+    assert listed.get_json()["items"][0]["id"] == endpoint_id
+    store_lead(app, key)
+    worker_for(app)
+    wait_until(lambda: delivery_rows(app)[0]["status"] == "failed", timeout=10, what="the failure")
+    failed = client.get("/webhooks/deliveries?status=failed", headers=bearer(key)).get_json()
+    (item,) = failed["items"]
+    assert item["endpoint_id"] == endpoint_id and item["last_error"] == "connection refused"
+    assert "payload" not in item
+    assert client.get("/webhooks/deliveries?status=delivered", headers=bearer(key)).json == {
+        "items": []
+    }
+    for query in ("status=lost", "limit=0", "limit=101", "limit=1_0", "limit=%D9%A5", "x=1"):
+        response = client.get(f"/webhooks/deliveries?{query}", headers=bearer(key))
+        assert response.status_code == 422, query
+        assert response.mimetype == "application/problem+json"
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+
+def test_periodic_hooks_run_at_start_and_not_again_within_the_hour(make_app) -> None:
+    app = make_app()
+    calls: list[float] = []
+    register_periodic(app, lambda _app: calls.append(time.monotonic()))
+    worker = Worker(app).start()
+    try:
+        wait_until(lambda: calls, timeout=5, what="the periodic hook")
+        time.sleep(1.0)
+    finally:
+        worker.stop(5)
+    assert len(calls) == 1
+
+
+# --- a real server process ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, test_keys: dict[str, str]) -> dict[str, str]:
+    """The environment of server processes on a migrated SQLite file of the test's own."""
+    env = leadapp_environment(
+        test_keys,
+        f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        LEADAPP_RATELIMIT_LEADS="1000 per minute",
+        LEADAPP_WEBHOOK_TIMEOUT="10",
+    )
+    flask_command(env, "db", "upgrade")
+    return env
+
+
+def _intake_latencies(server: LeadAppServer, key: str, first: int, count: int) -> list[float]:
+    """Seconds each of `count` POST /leads took."""
+    latencies = []
+    for n in range(first, first + count):
+        started = time.perf_counter()
+        answer = server.request("POST", "/leads", lead_payload(n), headers=bearer(key))
+        latencies.append(time.perf_counter() - started)
+        assert answer.status == 201, answer.body
+    return latencies
+
+
+def test_a_hanging_receiver_leaves_intake_latency_unchanged(sqlite_env, tmp_path) -> None:
+    operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
+    key = create_api_key(operator)
+    server = LeadAppServer(sqlite_env, tmp_path / "server.log").start()
+    try:
+        _intake_latencies(server, key, 10_000, 5)  # warm up
+        baseline = statistics.median(_intake_latencies(server, key, 11_000, 30))
+        with black_hole() as port:
+            add_endpoint(operator, f"http://127.0.0.1:{port}/hangs")
+            time.sleep(6)  # past the subscription cache
+            started = time.monotonic()
+            hanging = _intake_latencies(server, key, 12_000, 30)
+            # The worker really is stuck on the receiver meanwhile.
+            rows = delivery_rows(operator)
+            assert any(r["claimed_until"] for r in rows) or time.monotonic() - started > 10
+        assert len(rows) >= 30
+        assert statistics.median(hanging) < baseline * 1.5 + 0.025, (baseline, hanging)
+        assert max(hanging) < 1.0
+    finally:
+        server.stop()
+
+
+def test_the_server_sigtermed_finishes_its_attempt_and_exits(sqlite_env, tmp_path) -> None:
+    receiver = Receiver(always(200), delay=2.0)
+    try:
+        operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
+        key = create_api_key(operator)
+        _, receiver.secret = add_endpoint(operator, receiver.url())
+        server = LeadAppServer(sqlite_env, tmp_path / "server.log").start()
+        answer = server.request("POST", "/leads", lead_payload(3), headers=bearer(key))
+        assert answer.status == 201
+        wait_until(lambda: receiver.requests, timeout=10, what="the attempt to start")
+        assert server.process is not None
+        server.process.terminate()
+        assert server.process.wait(timeout=15) == 0, server.log()
+        assert [r.answered for r in receiver.requests] == [200]
+        (row,) = delivery_rows(operator)
+        assert row["status"] == "delivered", server.log()
+        assert receiver.unverified == []
+    finally:
+        receiver.close()
+
+
+def test_every_delivery_id_is_a_uuid(make_app) -> None:
+    app = make_app()
+    key = create_api_key(app)
+    add_endpoint(app, "http://127.0.0.1:9/x")
+    store_lead(app, key)
+    assert all(isinstance(r["id"], uuid.UUID) for r in delivery_rows(app))
+    assert service.EVENTS == ("lead.created", "lead.erased")
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(receiver: Receiver) -> None:
+    url = f"http://n8n:s%40cret@127.0.0.1:{receiver.port}/hook"
+    outcome = delivery.post(url, b"{}", {"Content-Type": "application/json"}, timeout=5)
+    assert outcome.delivered
+    (request,) = receiver.requests
+    assert request.headers["authorization"] == "Basic bjhuOnNAY3JldA=="
+
+
+def test_a_removed_endpoint_gets_nothing_more(make_app, receiver: Receiver, worker_for) -> None:
+    intake = make_app(LEADAPP_CACHE_SECONDS=1.0)
+    key = create_api_key(intake)
+    operator = create_app({"SQLALCHEMY_DATABASE_URI": intake.config["SQLALCHEMY_DATABASE_URI"]})
+    endpoint_id, receiver.secret = add_endpoint(operator, receiver.url())
+    time.sleep(1.2)
+    pending = store_lead(intake, key)  # queued, never attempted: no worker yet
+    result = operator.test_cli_runner().invoke(args=["webhooks", "remove", endpoint_id])
+    assert result.exit_code == 0 and "cancelled 1 " in result.output
+    # Within the cache's lifetime the intake process may still queue for it...
+    stale = store_lead(intake, key)
+    time.sleep(1.2)
+    # ...but not after it, and what was queued meanwhile is cancelled, not sent.
+    fresh = store_lead(intake, key)
+    worker_for(intake)
+    time.sleep(1.5)
+    states = {str(r["lead_id"]): r["status"] for r in delivery_rows(intake)}
+    assert states.get(pending["id"]) == "cancelled"
+    assert states.get(stale["id"], "cancelled") == "cancelled"
+    assert fresh["id"] not in states
+    assert receiver.requests == []
+    with operator.app_context():
+        db.engine.dispose()
+
+
+def test_a_hanging_endpoint_does_not_hold_up_the_others(make_app, receiver, worker_for) -> None:
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_TIMEOUT": 3.0})
+    key = create_api_key(app)
+    with black_hole() as port:
+        add_endpoint(app, f"http://127.0.0.1:{port}/hangs", "lead.created")
+        for n in range(8):  # queued first: the oldest due rows all go to the hanging one
+            store_lead(app, key, 900 + n)
+        _, receiver.secret = add_endpoint(app, receiver.url(), "lead.created")
+        time.sleep(0.3)  # past the subscription cache
+        lead = store_lead(app, key, 999)
+        started = time.monotonic()
+        worker = worker_for(app)
+        wait_until(lambda: receiver.answered(200), timeout=10, what="the healthy endpoint")
+        waited = time.monotonic() - started
+        worker.stop(5)
+    assert waited < 2.0, f"the healthy endpoint waited {waited:.1f} s behind the hanging one"
+    assert receiver.requests[0].json()["data"]["id"] == lead["id"]
+    assert receiver.unverified == []
+
+
+def test_a_server_and_a_worker_on_one_sqlite_file_deliver_each_lead_once(
+    sqlite_env, tmp_path
+) -> None:
+    receiver = Receiver(always(200), delay=0.02)
+    worker = None
+    try:
+        operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
+        key = create_api_key(operator)
+        _, receiver.secret = add_endpoint(operator, receiver.url(), "lead.created")
+        server = LeadAppServer(sqlite_env, tmp_path / "server.log").start()
+        try:
+            worker = WorkerProcess(sqlite_env, tmp_path / "worker.log")
+            ids = []
+            for n in range(20):
+                answer = server.request(
+                    "POST", "/leads", lead_payload(4000 + n), headers=bearer(key)
+                )
+                assert answer.status == 201, answer.body
+                ids.append(answer.body["id"])
+            wait_until(lambda: len(receiver.answered(200)) >= 20, timeout=20, what="20 deliveries")
+            time.sleep(1.5)
+            assert worker.stop() == 0
+        finally:
+            server.stop()
+        delivered = sorted(r.json()["data"]["id"] for r in receiver.requests)
+        assert delivered == sorted(ids)
+        assert receiver.unverified == []
+        assert "database is locked" not in server.log() + worker.log()
+    finally:
+        if worker is not None:
+            worker.kill()
+        receiver.close()

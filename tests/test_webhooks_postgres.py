@@ -1,0 +1,209 @@
+"""Webhooks across real processes on one PostgreSQL: several workers, crashes, a stop."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
+from tests.support.processes import flask_command
+from tests.support.servers import (
+    LeadAppServer,
+    WorkerProcess,
+    leadapp_environment,
+    leadapp_servers,
+    unhandled_errors,
+)
+from tests.support.services import POSTGRES_URL, postgres_problem, require_service
+from tests.support.waiting import wait_until
+from tests.support.webhook_receiver import Receiver, always
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+# Other modules empty the public schema's tables at will; this module has a schema of its own.
+SCHEMA = f"leadapp_webhooks_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
+    """The CI's PostgreSQL, in a schema of this module's own, migrated by `flask db upgrade`."""
+    require_service("PostgreSQL", postgres_problem())
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    url = (
+        make_url(POSTGRES_URL)
+        .update_query_dict({"options": f"-csearch_path={SCHEMA}"})
+        .render_as_string(hide_password=False)
+    )
+    flask_command(leadapp_environment(test_keys, url), "db", "upgrade")
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def env(schema_url: str, test_keys: dict[str, str]) -> dict[str, str]:
+    """The environment of every process of a test, on the emptied schema."""
+    engine = create_engine(schema_url)
+    with engine.begin() as connection:
+        tables = connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+                "AND tablename <> 'alembic_version'"
+            ),
+            {"schema": SCHEMA},
+        ).scalars()
+        connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
+    engine.dispose()
+    return leadapp_environment(
+        test_keys,
+        schema_url,
+        LEADAPP_RATELIMIT_LEADS="1000 per minute",
+        LEADAPP_WEBHOOK_RETRY_SECONDS="0.5",
+        LEADAPP_WEBHOOK_TIMEOUT="5",
+    )
+
+
+def delivery_states(url: str) -> dict[str, tuple[str, int]]:
+    """lead id -> (status, attempts) of each lead.created delivery."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT lead_id, status, attempts FROM webhook_deliveries")
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(row.lead_id): (row.status, row.attempts) for row in rows}
+
+
+def setup_endpoint(env: dict[str, str], receiver: Receiver) -> str:
+    """Subscribe the receiver to lead.created; return an API key."""
+    added = flask_command(env, "webhooks", "add", receiver.url(), "--event", "lead.created")
+    receiver.secret = added.stdout.strip().splitlines()[-1]
+    created = flask_command(env, "apikeys", "create", "partner")
+    return created.stdout.strip().splitlines()[-1]
+
+
+def post_leads(servers: list[LeadAppServer], key: str, count: int, first: int) -> list[str]:
+    """POST `count` leads spread over the servers, in parallel; their ids."""
+
+    def post(n: int) -> str:
+        server = servers[n % len(servers)]
+        answer = server.request("POST", "/leads", lead_payload(n), headers=bearer(key))
+        assert answer.status == 201, answer.body
+        return answer.body["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(post, range(first, first + count)))
+
+
+def lead_ids_delivered(receiver: Receiver) -> Counter[str]:
+    """How many requests answered 200 each lead got."""
+    return Counter(r.json()["data"]["id"] for r in receiver.answered(200))
+
+
+def test_two_workers_and_two_servers_deliver_40_leads_exactly_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    receiver = Receiver(always(200), delay=0.05)
+    workers: list[WorkerProcess] = []
+    try:
+        key = setup_endpoint(env, receiver)
+        with leadapp_servers(2, env, tmp_path) as servers:
+            workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in range(2)]
+            ids = post_leads(servers, key, 40, 1000)
+            wait_until(
+                lambda: len(lead_ids_delivered(receiver)) == 40, timeout=30, what="40 deliveries"
+            )
+            time.sleep(3)  # a duplicate would show up by now
+            assert [w.stop() for w in workers] == [0, 0]
+            assert unhandled_errors(servers) == []
+        assert lead_ids_delivered(receiver) == Counter({lead_id: 1 for lead_id in ids})
+        assert len(receiver.requests) == 40
+        assert len({r.headers["webhook-id"] for r in receiver.requests}) == 40
+        assert receiver.unverified == []
+        assert set(delivery_states(env["LEADAPP_DATABASE_URL"]).values()) == {("delivered", 1)}
+    finally:
+        for worker in workers:
+            worker.kill()
+        receiver.close()
+
+
+def test_both_workers_killed_mid_delivery_then_a_new_worker_delivers_every_lead(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    receiver = Receiver(always(200), delay=3.0)  # under the 5-second timeout: slow, not failing
+    env = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
+    workers: list[WorkerProcess] = []
+    try:
+        key = setup_endpoint(env, receiver)
+        with leadapp_servers(2, env, tmp_path) as servers:
+            workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in range(2)]
+            ids = post_leads(servers, key, 20, 2000)
+            wait_until(lambda: len(receiver.requests) >= 6, timeout=20, what="attempts under way")
+            for worker in workers:
+                worker.kill()
+            cut_short = {r.headers["webhook-id"] for r in receiver.requests}
+            receiver.delay = 0.0
+            killed_at = time.monotonic()
+            workers = [WorkerProcess(env, tmp_path / "worker-new.log")]
+            url = env["LEADAPP_DATABASE_URL"]
+            wait_until(
+                lambda: {s for s, _ in delivery_states(url).values()} == {"delivered"},
+                timeout=70,
+                what="every lead delivered",
+            )
+            # The contract: an attempt cut short is made again within 60 seconds.
+            assert time.monotonic() - killed_at < 60
+            assert workers[0].stop() == 0
+        delivered = lead_ids_delivered(receiver)
+        assert set(delivered) == set(ids)
+        # At least once, with the same webhook-id on the attempt made again.
+        by_lead: dict[str, set[str]] = {}
+        for request in receiver.requests:
+            by_lead.setdefault(request.json()["data"]["id"], set()).add(
+                request.headers["webhook-id"]
+            )
+        assert all(len(webhook_ids) == 1 for webhook_ids in by_lead.values())
+        retried = {r.headers["webhook-id"] for r in receiver.requests if r.answered} & cut_short
+        assert retried, "no attempt that was cut short was made again"
+        assert receiver.unverified == []
+    finally:
+        for worker in workers:
+            worker.kill()
+        receiver.close()
+
+
+def test_the_server_sigtermed_finishes_its_current_attempt_and_exits(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    receiver = Receiver(always(200), delay=2.0)
+    try:
+        key = setup_endpoint(env, receiver)
+        server = LeadAppServer(env, tmp_path / "server.log").start()
+        try:
+            answer = server.request("POST", "/leads", lead_payload(3000), headers=bearer(key))
+            assert answer.status == 201
+            wait_until(lambda: receiver.requests, timeout=10, what="the attempt to start")
+            assert server.process is not None
+            server.process.terminate()
+            assert server.process.wait(timeout=15) == 0, server.log()
+        finally:
+            server.stop()
+        assert [r.answered for r in receiver.requests] == [200]
+        assert delivery_states(env["LEADAPP_DATABASE_URL"]) == {answer.body["id"]: ("delivered", 1)}
+        assert receiver.unverified == []
+    finally:
+        receiver.close()
