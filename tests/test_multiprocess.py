@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,11 +11,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from tests.support.builders import lead_payload
 from tests.support.client import Answer
-from tests.support.postgres import empty_tables
+from tests.support.postgres import empty_tables, migrated_schema
 from tests.support.processes import flask_command
 from tests.support.redis_server import PrivateRedis
 from tests.support.servers import (
@@ -34,7 +32,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 RACERS = 100
 # A schema of this run's own: other modules empty the public schema's tables at will, and
 # another run of the suite may be using the same database at the same time.
-SCHEMA = f"leadapp_multiprocess_{uuid.uuid4().hex[:8]}"
 # The contract: a blocklist change reaches every running process within 30 seconds.
 BLOCKLIST_PROPAGATION_SECONDS = 30
 
@@ -43,32 +40,16 @@ StartServers = Callable[..., AbstractContextManager[list[LeadAppServer]]]
 
 @pytest.fixture(scope="module")
 def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
-    """The CI's PostgreSQL, in a schema of this module's own, migrated by `flask db upgrade`.
-
-    Other test modules empty the public schema's tables at will (and other suites may be
-    running against the same database); a schema of our own is untouched by them.
-    """
+    """The CI's PostgreSQL, in a schema of this module's own, migrated by `flask db upgrade`."""
     require_service("PostgreSQL", postgres_problem())
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    url = (
-        make_url(POSTGRES_URL)
-        .update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-        .render_as_string(hide_password=False)
-    )
-    flask_command(leadapp_environment(test_keys, url), "db", "upgrade")
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
+    with migrated_schema(POSTGRES_URL, test_keys, "leadapp_multiprocess") as url:
+        yield url
 
 
 @pytest.fixture
 def shared_services(schema_url: str, private_redis: PrivateRedis) -> tuple[str, str]:
     """The PostgreSQL schema (emptied) and Redis (flushed) every process shares."""
-    empty_tables(schema_url, SCHEMA)
+    empty_tables(schema_url)
     return schema_url, private_redis.fresh()
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from tests.support.builders import lead_payload
 from tests.support.client import bearer
+from tests.support.postgres import empty_tables, migrated_schema
 from tests.support.processes import flask_command
 from tests.support.servers import (
     LeadAppServer,
@@ -28,44 +28,19 @@ from tests.support.webhook_receiver import Receiver, always
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-# Other modules empty the public schema's tables at will; this module has a schema of its own.
-SCHEMA = f"leadapp_webhooks_{uuid.uuid4().hex[:8]}"
-
 
 @pytest.fixture(scope="module")
 def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
     """The CI's PostgreSQL, in a schema of this module's own, migrated by `flask db upgrade`."""
     require_service("PostgreSQL", postgres_problem())
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    url = (
-        make_url(POSTGRES_URL)
-        .update_query_dict({"options": f"-csearch_path={SCHEMA}"})
-        .render_as_string(hide_password=False)
-    )
-    flask_command(leadapp_environment(test_keys, url), "db", "upgrade")
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-    admin.dispose()
+    with migrated_schema(POSTGRES_URL, test_keys, "leadapp_webhooks") as url:
+        yield url
 
 
 @pytest.fixture
 def env(schema_url: str, test_keys: dict[str, str]) -> dict[str, str]:
     """The environment of every process of a test, on the emptied schema."""
-    engine = create_engine(schema_url)
-    with engine.begin() as connection:
-        tables = connection.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-                "AND tablename <> 'alembic_version'"
-            ),
-            {"schema": SCHEMA},
-        ).scalars()
-        connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-    engine.dispose()
+    empty_tables(schema_url)
     return leadapp_environment(
         test_keys,
         schema_url,

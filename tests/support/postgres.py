@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
-from tests.support.processes import run_as, run_command, runuser
+from tests.support.processes import flask_command, run_as, run_command, runuser
 from tests.support.waiting import free_port
 
 
@@ -29,24 +31,50 @@ def connect_problem(url: str) -> str | None:
     return None
 
 
-def empty_tables(url: str, schema: str = "public") -> None:
-    """Empty every table of `schema` but Alembic's, so a migrated database starts clean."""
+def empty_tables(url: str) -> None:
+    """Empty every table of the URL's schema but Alembic's, so a migrated database starts clean."""
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             tables = list(
                 connection.execute(
                     text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
                         "AND tablename <> 'alembic_version'"
-                    ),
-                    {"schema": schema},
+                    )
                 ).scalars()
             )
             if tables:
                 connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
     finally:
         engine.dispose()
+
+
+@contextmanager
+def migrated_schema(url: str, keys: Mapping[str, str], prefix: str) -> Iterator[str]:
+    """A schema of its own on `url`, migrated by `flask db upgrade`; its URL, dropped after.
+
+    Other test modules empty the public schema's tables at will (and other suites may be
+    running against the same database); a schema of one's own is untouched by them.
+    """
+    from tests.support.servers import leadapp_environment  # servers imports this module
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    schema_url = (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    try:
+        flask_command(leadapp_environment(keys, schema_url), "db", "upgrade")
+        yield schema_url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
 
 
 def postgres_bindir() -> Path | None:
