@@ -13,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from leadapp.crypto import Keyring, current_keyring
 from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
-from leadapp.models.lead import BLIND_INDEX_COLUMNS, LEAD_FIELDS, Lead, utcnow
+from leadapp.models.lead import (
+    ATTRIBUTION_FIELDS,
+    BLIND_INDEX_COLUMNS,
+    LEAD_FIELDS,
+    Lead,
+    utcnow,
+)
 from leadapp.normalize import email_match_key
 from leadapp.services import audit
 from leadapp.services.apikeys import ApiKeyIdentity
@@ -73,6 +79,11 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
         "phone": fields["phone"],
         "ip_address": ip_address,
         "created_at": utcnow(),
+        **{name: None for name in ATTRIBUTION_FIELDS},
+        "consent_given_at": None,
+        "consent_text_id": None,
+        "resubmissions": 0,
+        "last_resubmitted_at": None,
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
     statement = insert(Lead.__table__)
