@@ -3,6 +3,7 @@
 from leadapp.models.apikey import ApiKey
 from leadapp.models.audit import AuditEvent
 from leadapp.models.blocklist import BlockedNetwork
+from leadapp.models.challenge import UsedChallenge
 from leadapp.models.consent import ConsentText
 from leadapp.models.idempotency import IdempotencyKey
 from leadapp.models.lead import Lead
@@ -16,4 +17,5 @@ __all__ = [
     "IdempotencyKey",
     "Lead",
     "SpamCount",
+    "UsedChallenge",
 ]

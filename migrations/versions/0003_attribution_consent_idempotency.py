@@ -1,4 +1,4 @@
-"""Attribution, consent evidence, resubmissions, idempotency keys and spam counters.
+"""Attribution, consent evidence, resubmissions, idempotency keys, used challenges, spam counts.
 
 Campaign-level attribution (source, utm_source, utm_medium, utm_campaign) is plaintext
 so statistics can group by it; utm_term, utm_content, page_url and referrer hold Fernet
@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade():
-    """Create consent_texts, add the v2 lead columns, then idempotency_keys and spam_counts."""
+    """Create consent_texts, add the v2 lead columns, then the other new tables."""
     op.create_table(
         "consent_texts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,10 +83,19 @@ def upgrade():
         sa.CheckConstraint("kind IN ('honeypot', 'challenge')", name="ck_spam_counts_kind"),
         sa.PrimaryKeyConstraint("day", "kind", name="pk_spam_counts"),
     )
+    op.create_table(
+        "used_challenges",
+        sa.Column("challenge", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("challenge", name="pk_used_challenges"),
+    )
+    op.create_index("ix_used_challenges_expires_at", "used_challenges", ["expires_at"])
 
 
 def downgrade():
     """Drop the new tables and lead columns."""
+    op.drop_index("ix_used_challenges_expires_at", table_name="used_challenges")
+    op.drop_table("used_challenges")
     op.drop_table("spam_counts")
     op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
     op.drop_index("ix_idempotency_keys_lead_id", table_name="idempotency_keys")
