@@ -62,4 +62,4 @@ def record(consent: bool | None) -> ConsentRecord | None:
             raise ValidationFailed(REQUIRED_MESSAGE, errors={"consent": [REQUIRED_MESSAGE]})
         return None
     text = current_text()
-    return ConsentRecord(given_at=utcnow(), text_id=_text_id(text) if text else None, text=text)
+    return ConsentRecord(text_id=_text_id(text) if text else None, text=text)
