@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from leadapp.schemas.bot_defence import FormSettingsSchema
 from leadapp.services import form_settings
 
 bp = Blueprint("form_settings", __name__)
+settings_schema = FormSettingsSchema()
 
 
 @bp.get("/form-settings")
 def get_form_settings():
     """Whether the challenge is on, and the consent text to show (or null)."""
-    return form_settings.current()
+    return settings_schema.dump(form_settings.current())
