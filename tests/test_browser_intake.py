@@ -23,6 +23,7 @@ from tests.test_browser import (  # noqa: F401
     fill_form,
     make_site,
     open_page,
+    sign_in,
     site,
 )
 
@@ -143,3 +144,31 @@ def test_a_bot_that_fills_the_honeypot_is_shown_success_and_stored_nowhere(
     expect(page.locator("#lead-success")).to_be_visible()
     with site.app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+def test_admin_shows_each_leads_source_and_resubmissions(site: Site, open_page) -> None:
+    key = site.api_key("crm-sync")
+    site.add_lead(1, key)  # source defaults to the key's name
+    site.add_lead(2, key, attribution={"source": "trade-fair"})
+    anonymous = {"name": "Ann", "email": "ann@example.com", "phone": phone_for(3)}
+    anonymous["attribution"] = {"utm_source": "newsletter"}
+    status, _, _ = site.server.request("POST", "/leads", anonymous, source_ip="127.0.0.3")
+    assert status == 201
+    for n in range(2):  # two refused resubmissions of Ann's email
+        duplicate = {**anonymous, "phone": phone_for(10 + n)}
+        status, _, _ = site.server.request(
+            "POST", "/leads", duplicate, source_ip=f"127.0.0.{10 + n}"
+        )
+        assert status == 409
+    page = open_page(site.url + "/admin")
+    sign_in(page, key)
+    table = page.locator("#leads-body tr")
+    expect(table).to_have_count(3)
+    expect(page.get_by_role("columnheader", name="Source")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Resubmissions")).to_be_visible()
+    ann = table.nth(0)
+    expect(ann.locator("td[data-label=Source]")).to_have_text("newsletter")
+    expect(ann.locator("td[data-label=Resubmissions]")).to_have_text(re.compile(r"^2 last \d{4}"))
+    expect(table.nth(1).locator("td[data-label=Source]")).to_have_text("trade-fair")
+    expect(table.nth(2).locator("td[data-label=Source]")).to_have_text("crm-sync")
+    expect(table.nth(2).locator("td[data-label=Resubmissions]")).to_have_text("0")
