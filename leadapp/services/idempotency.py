@@ -92,18 +92,24 @@ class IdempotencyClaim:
             )
         return found.lead_id
 
+    def forget_expired(self) -> bool:
+        """Remove this key's record if it is past the window; whether there was one."""
+        table = IdempotencyKey.__table__
+        with db.engine.begin() as connection:
+            removed = connection.execute(
+                delete(table).where(
+                    table.c.key_hash == self.key_hash, table.c.created_at < utcnow() - WINDOW
+                )
+            ).rowcount
+        return removed > 0
+
     def remember(self, connection: Connection, lead_id: uuid.UUID, created_at: datetime) -> None:
         """Record the key for a lead, in the lead's own transaction.
 
-        A record past the window is removed first, so the key may create again; a live
-        one makes the INSERT fail on the unique key_hash, and the caller replays it.
+        A live record of the key makes this INSERT fail on the unique key_hash, and the
+        caller replays it; an expired one is removed (forget_expired) and tried again.
         """
         table = IdempotencyKey.__table__
-        connection.execute(
-            delete(table).where(
-                table.c.key_hash == self.key_hash, table.c.created_at < created_at - WINDOW
-            )
-        )
         connection.execute(
             insert(table).values(
                 key_hash=self.key_hash,

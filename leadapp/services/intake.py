@@ -84,9 +84,12 @@ def submit(body: Mapping[str, Any], caller: Caller) -> CreatedLead:
     claim = None
     if key is not None and not errors:
         claim = idempotency.IdempotencyClaim.of(caller.scope, key, fields)
-        replay = leads.replayed_lead(claim)
-        if replay is not None:
-            return CreatedLead(replay, replayed=True)
+        # Otherwise the INSERT finds a replay itself (the database refuses it), so the
+        # happy path costs no extra query; a challenged replay must not spend a solution.
+        if _challenge_required(caller):
+            replay = leads.replayed_lead(claim)
+            if replay is not None:
+                return CreatedLead(replay, replayed=True)
 
     solution = None
     if _challenge_required(caller) and "challenge" not in errors:

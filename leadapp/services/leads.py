@@ -28,7 +28,8 @@ from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
-# it conflicted with; then the INSERT is simply tried again.
+# it conflicted with (or an idempotency record may have expired); then the INSERT is
+# simply tried again.
 INSERT_ATTEMPTS = 3
 
 DUPLICATE_MESSAGES = {
@@ -154,6 +155,8 @@ def create_lead(
                 replay = replayed_lead(idempotency)
                 if replay is not None:
                     return CreatedLead(replay, replayed=True)
+                if idempotency.forget_expired() and attempt < INSERT_ATTEMPTS - 1:
+                    continue
             duplicate = _refuse_duplicate(row)
             if duplicate is not None:
                 raise duplicate from None
