@@ -226,3 +226,18 @@ def test_idempotent_replay_needs_no_fresh_challenge(pow_app: Flask) -> None:
     assert replay.status_code == 201
     assert replay.headers["Idempotency-Replayed"] == "true"
     assert replay.get_json() == first.get_json()
+
+
+def test_verifying_a_solution_is_cheap(pow_app: Flask) -> None:
+    client = pow_app.test_client()
+    solutions = [solved(client) for _ in range(30)]
+    with pow_app.app_context():
+        started = time.perf_counter()
+        verified = [challenge_service.verify(solution) for solution in solutions]
+        verify_each = (time.perf_counter() - started) / len(solutions)
+        started = time.perf_counter()
+        for solution in verified:
+            challenge_service.use(solution)
+        use_each = (time.perf_counter() - started) / len(verified)
+    print(f"\nverify: {verify_each * 1e6:.0f} µs each; marking used: {use_each * 1e3:.2f} ms each")
+    assert verify_each < 0.005

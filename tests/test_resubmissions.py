@@ -184,3 +184,23 @@ def test_reveal_is_the_default(app: Flask) -> None:
     probe = post_lead(client, lead_payload(2, email=original["email"]), ip="203.0.113.2")
     assert probe.status_code == 409
     assert list(probe.get_json()["errors"]) == ["email"]
+
+
+def test_conceal_decoy_carries_consent_like_a_real_lead(make_app: Callable[..., Flask]) -> None:
+    app = make_app(LEADAPP_DUPLICATES_ANONYMOUS="conceal", LEADAPP_CONSENT_TEXT="I agree.")
+    client = app.test_client()
+    original = lead_payload(1, consent=True, attribution={"utm_source": "news"})
+    real = post_lead(client, original, ip="203.0.113.1").get_json()
+    decoy = post_lead(
+        client,
+        {
+            **lead_payload(2, email=original["email"]),
+            "consent": True,
+            "attribution": {"utm_source": "news"},
+        },
+        ip="203.0.113.2",
+    ).get_json()
+    assert decoy["consent"] == {"given_at": decoy["created_at"], "text": "I agree."}
+    assert decoy["attribution"] == real["attribution"]
+    assert decoy["ip_address"] == "203.0.113.2"
+    assert lead_count(app) == 1

@@ -63,11 +63,13 @@ def _decoy(
     ones are echoed as sent (strings only), since a real answer would have had them.
     """
     shown = {**(raw or {}), **fields}
+    now = utcnow()
     consent_out = None
     if fields.get("consent") is True:
-        consent_out = {"given_at": utcnow(), "text": consent.current_text()}
+        # A real lead's consent is given at its creation time: the same instant.
+        consent_out = {"given_at": now, "text": consent.current_text()}
     attribution = attribution_columns(fields.get("attribution"), None)
-    return CreatedLead(spam.decoy_lead(shown, caller.ip, attribution, consent_out))
+    return CreatedLead(spam.decoy_lead(shown, caller.ip, attribution, consent_out, now))
 
 
 def submit(body: Mapping[str, Any], caller: Caller) -> CreatedLead:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from leadapp.extensions import db
@@ -39,6 +40,7 @@ def decoy_lead(
     ip_address: str | None,
     attribution: Mapping[str, Any],
     consent: Mapping[str, Any] | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A lead-shaped body with a fresh id, for an answer that must look like a success."""
     return {
@@ -47,7 +49,7 @@ def decoy_lead(
         "email": _text(fields.get("email")),
         "phone": _text(fields.get("phone")),
         "ip_address": ip_address,
-        "created_at": utcnow(),
+        "created_at": created_at or utcnow(),
         "attribution": dict(attribution),
         "consent": dict(consent) if consent else None,
         "resubmissions": 0,
