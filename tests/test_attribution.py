@@ -12,9 +12,8 @@ from sqlalchemy import String, select, type_coerce
 
 from leadapp.extensions import db
 from leadapp.models import Lead
-from tests.conftest import bearer
-from tests.factories import lead_payload
-from tests.intake_helpers import post_lead
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
 
 FULL = {
     "source": "  spring-landing ",

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from leadapp.extensions import db
 from leadapp.models import Lead, SpamCount
 from leadapp.services import challenge as challenge_service
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
-from tests.intake_helpers import encode_solution, post_lead, solve, solved
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.challenges import encode_solution, solve, solved
+from tests.support.client import bearer, post_lead
 
 OPEN_LIMIT = "1000 per minute"
 

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from leadapp.extensions import db
 from leadapp.models import ConsentText, Lead
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
-from tests.intake_helpers import post_lead
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
 
 TEXT = "I agree that Example Ltd may contact me about my enquiry."
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from leadapp.extensions import db
 from leadapp.models import IdempotencyKey, Lead, SpamCount
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
-from tests.intake_helpers import post_lead
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
 
 
 def counts(app: Flask) -> tuple[int, int]:

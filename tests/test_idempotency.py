@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +14,10 @@ from sqlalchemy import func, select, update
 
 from leadapp.extensions import db
 from leadapp.models import IdempotencyKey, Lead
-from tests.conftest import LiveServer, bearer, create_api_key
-from tests.factories import lead_payload
-from tests.intake_helpers import post_lead
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
+from tests.support.servers import ThreadedServer
 
 PARALLEL = 20
 
@@ -91,8 +93,6 @@ def test_different_attribution_is_a_different_body(app: Flask) -> None:
 def test_malformed_key_is_400(app: Flask, key: str) -> None:
     client = app.test_client()
     environ = {"REMOTE_ADDR": "203.0.113.1", "HTTP_IDEMPOTENCY_KEY": key}
-    import json
-
     response = client.post(
         "/leads",
         data=json.dumps(lead_payload()),
@@ -205,18 +205,18 @@ def test_concurrent_requests_with_one_key_create_one_lead(race_app: Flask, calle
     if caller == "api_key":
         headers.update(bearer(create_api_key(race_app)))
     body = lead_payload()
-    with LiveServer(race_app, threads=8) as server, ThreadPoolExecutor(PARALLEL) as pool:
+    with ThreadedServer(race_app, threads=8) as server, ThreadPoolExecutor(PARALLEL) as pool:
         results = list(
             pool.map(
                 lambda _n: server.request("POST", "/leads", body, headers=headers),
                 range(PARALLEL),
             )
         )
-    statuses = Counter(status for status, _, _ in results)
-    assert statuses == Counter({201: PARALLEL}), [r[2] for r in results if r[0] != 201]
-    assert len({answer["id"] for _, _, answer in results}) == 1
-    assert len({headers["location"] for _, headers, _ in results}) == 1
-    replayed = [h.get("idempotency-replayed") for _, h, _ in results]
+    statuses = Counter(answer.status for answer in results)
+    assert statuses == Counter({201: PARALLEL}), [a.body for a in results if a.status != 201]
+    assert len({answer.body["id"] for answer in results}) == 1
+    assert len({answer.headers["location"] for answer in results}) == 1
+    replayed = [answer.headers.get("idempotency-replayed") for answer in results]
     assert replayed.count(None) == 1 and replayed.count("true") == PARALLEL - 1
     assert count(race_app, Lead) == 1
     assert count(race_app, IdempotencyKey) == 1

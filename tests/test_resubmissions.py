@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from leadapp.extensions import db
 from leadapp.models import Lead
-from tests.conftest import LiveServer, bearer, create_api_key
-from tests.factories import lead_payload, phone_for
-from tests.intake_helpers import post_lead
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload, phone_for
+from tests.support.client import bearer, post_lead
+from tests.support.servers import ThreadedServer
 
 DUPLICATES = 15
 
@@ -26,6 +27,11 @@ def stored(app: Flask) -> dict[str, tuple[int, object]]:
             lead.email: (lead.resubmissions, lead.last_resubmitted_at)
             for lead in db.session.scalars(select(Lead))
         }
+
+
+def post_status(server: ThreadedServer, item: tuple[dict, str]) -> int:
+    """POST one (body, source ip) to a live server; its status."""
+    return server.request("POST", "/leads", item[0], source_ip=item[1]).status
 
 
 def lead_count(app: Flask) -> int:
@@ -91,12 +97,14 @@ def test_concurrent_duplicates_are_counted_exactly(race_app: Flask) -> None:
         (lead_payload(100 + n, email=original["email"].upper()), f"127.0.3.{n + 2}")
         for n in range(DUPLICATES)
     ]
-    with LiveServer(race_app, threads=8) as server:
-        assert server.request("POST", "/leads", original, source_ip="127.0.3.1")[0] == 201
+    with ThreadedServer(race_app, threads=8) as server:
+        assert server.request("POST", "/leads", original, source_ip="127.0.3.1").status == 201
         with ThreadPoolExecutor(max_workers=DUPLICATES) as pool:
             statuses = Counter(
                 pool.map(
-                    lambda item: server.request("POST", "/leads", item[0], source_ip=item[1])[0],
+                    lambda item: (
+                        server.request("POST", "/leads", item[0], source_ip=item[1]).status
+                    ),
                     requests,
                 )
             )
@@ -107,10 +115,10 @@ def test_concurrent_duplicates_are_counted_exactly(race_app: Flask) -> None:
 def test_a_race_for_a_new_lead_counts_every_loser(race_app: Flask) -> None:
     body = lead_payload(7)
     requests = [({**body, "phone": phone_for(200 + n)}, f"127.0.4.{n + 2}") for n in range(16)]
-    with LiveServer(race_app, threads=8) as server, ThreadPoolExecutor(max_workers=16) as pool:
+    with ThreadedServer(race_app, threads=8) as server, ThreadPoolExecutor(max_workers=16) as pool:
         statuses = Counter(
             pool.map(
-                lambda item: server.request("POST", "/leads", item[0], source_ip=item[1])[0],
+                lambda item: post_status(server, item),
                 requests,
             )
         )

@@ -1,4 +1,4 @@
-"""Helpers for the intake tests: solving a challenge as a client would, posting leads."""
+"""Proof of work as a client does it: solve a GET /challenge by brute force, encode it."""
 
 from __future__ import annotations
 
@@ -36,20 +36,3 @@ def solved(client: FlaskClient) -> str:
     """Fetch a challenge from the app and return its encoded solution."""
     challenge = client.get("/challenge").get_json()
     return encode_solution(challenge, solve(challenge))
-
-
-def post_lead(
-    client: FlaskClient,
-    body: Any,
-    *,
-    ip: str = "203.0.113.1",
-    headers: dict[str, str] | None = None,
-):
-    """POST a JSON body to /leads from a client address."""
-    return client.post(
-        "/leads",
-        data=json.dumps(body),
-        content_type="application/json",
-        environ_base={"REMOTE_ADDR": ip},
-        headers=headers or {},
-    )
