@@ -67,6 +67,16 @@ def test_body_is_compared_after_normalization(app: Flask) -> None:
     assert again.headers.get("Idempotency-Replayed") == "true"
 
 
+def test_empty_attribution_is_the_same_as_none(app: Flask) -> None:
+    client = app.test_client()
+    body = lead_payload()
+    post_lead(client, body, headers={"Idempotency-Key": "k"})
+    again = post_lead(
+        client, {**body, "attribution": {"referrer": ""}}, headers={"Idempotency-Key": "k"}
+    )
+    assert again.headers.get("Idempotency-Replayed") == "true"
+
+
 def test_same_key_with_another_body_is_422(app: Flask) -> None:
     client = app.test_client()
     post_lead(client, lead_payload(), headers={"Idempotency-Key": "k"})

@@ -48,7 +48,12 @@ def parse_key(values: Sequence[str]) -> str | None:
 
 def fingerprint_source(fields: Mapping[str, Any]) -> str:
     """The normalized body as canonical JSON (sorted members, ignored ones left out)."""
-    relevant = {name: value for name, value in fields.items() if name not in IGNORED_MEMBERS}
+    relevant = {
+        name: value
+        for name, value in fields.items()
+        # An empty attribution (or one of only empty strings) is the same as none.
+        if name not in IGNORED_MEMBERS and not (name == "attribution" and not value)
+    }
     return json.dumps(relevant, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
