@@ -6,13 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from leadapp.extensions import db
-from tests.support.apps import build_app
+from tests.support.apps import build_app, dispose_app
 from tests.support.client import post_lead
+from tests.support.postgres import empty_tables
 from tests.support.services import require_service
 
 DISTINCTIVE = [
@@ -114,15 +114,16 @@ def test_no_column_of_any_row_holds_plaintext(make_app) -> None:
             assert form not in dumped
 
 
-def test_pg_dump_holds_no_plaintext(make_app, database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("pg_dump is PostgreSQL's; the SQLite file is checked above")
+def test_pg_dump_holds_no_plaintext(postgres_schema: str) -> None:
+    database_url = postgres_schema
+    empty_tables(database_url)
     bindir = os.environ.get("LEADAPP_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin")
     pg_dump = Path(bindir) / "pg_dump"
     if not os.access(pg_dump, os.X_OK):
         require_service("pg_dump", f"{pg_dump} is not executable")
-    app = make_app()
+    app = build_app(database_url)
     create_distinctive_leads(app)
+    dispose_app(app)
     dump = subprocess.run(
         [str(pg_dump), "--data-only", database_url.replace("postgresql+psycopg", "postgresql")],
         capture_output=True,
