@@ -178,7 +178,7 @@ def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
         return None
     table = Lead.__table__
     with db.engine.connect() as connection:
-        row = connection.execute(_lead_query().where(table.c.id == lead_id)).first()
+        row = connection.execute(lead_query().where(table.c.id == lead_id)).first()
     if row is None:
         return None
     return {**lead_from_row(row._mapping), "resubmissions": 0, "last_resubmitted_at": None}
@@ -207,7 +207,7 @@ class LeadPage:
     next_cursor: str | None
 
 
-def _lead_query() -> Select[Any]:
+def lead_query() -> Select[Any]:
     """SELECT of every returned column (decrypted by the column types) and the consent text."""
     table = Lead.__table__
     texts = ConsentText.__table__
@@ -250,7 +250,7 @@ def list_leads(
     """
     keyring = current_keyring()
     table = Lead.__table__
-    query = _lead_query().order_by(table.c.created_at.desc(), table.c.id.desc())
+    query = lead_query().order_by(table.c.created_at.desc(), table.c.id.desc())
     if cursor is not None:
         try:
             position = decode_cursor(keyring, cursor)
@@ -280,7 +280,7 @@ def get_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> dict[str, Any]:
     """One lead, decrypted, or NotFound; the read is audited."""
     table = Lead.__table__
     with db.engine.begin() as connection:
-        row = connection.execute(_lead_query().where(table.c.id == lead_id)).first()
+        row = connection.execute(lead_query().where(table.c.id == lead_id)).first()
         if row is None:
             raise NotFound("No lead with this id.")
         audit.record(connection, api_key, "read", [lead_id])
