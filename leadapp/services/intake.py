@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import ValidationError
 
-from leadapp.errors import DuplicateLead, ValidationFailed
+from leadapp.errors import DuplicateLead, ValidationFailed, describe_fields
 from leadapp.models.lead import utcnow
 from leadapp.schemas import LeadCreateSchema
 from leadapp.schemas.attribution import attribution_columns
@@ -103,7 +103,7 @@ def submit(body: Mapping[str, Any], caller: Caller) -> CreatedLead:
         if "challenge" in errors and _challenge_required(caller):
             spam.record(spam.CHALLENGE)
         raise ValidationFailed(
-            "The request has invalid fields: " + ", ".join(sorted(errors)) + ".", errors=errors
+            "The request has invalid fields: " + describe_fields(errors) + ".", errors=errors
         )
 
     ip_address = leads.lead_ip_address(

@@ -6,7 +6,7 @@ tokens (String sized by leadapp.models.types.fernet_token_length). Idempotency k
 are stored only as keyed MACs and go with their lead (ON DELETE CASCADE).
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002"
+# Brief: "0002"; chained after main's 0005 (the NFKC email index) when main was merged in,
+# so the branch has one head. Independent of 0005: it adds columns and tables only.
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
