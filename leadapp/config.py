@@ -130,6 +130,28 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "LEADAPP_CACHE_SECONDS": CACHE_SECONDS,
         **webhook_settings(environ),
+        **_intake_settings(environ),
+    }
+
+
+def _choice_setting(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """Read a setting that is one of a few words (the first is the default)."""
+    raw = environ.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _intake_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """Bot defence, consent and duplicate disclosure (contract v2)."""
+    # Surrounding whitespace is the environment's, not the operator's wording.
+    consent_text = environ.get("LEADAPP_CONSENT_TEXT", "").strip() or None
+    return {
+        "LEADAPP_CHALLENGE": _choice_setting(environ, "LEADAPP_CHALLENGE", ("off", "on")) == "on",
+        "LEADAPP_CONSENT_TEXT": consent_text,
+        "LEADAPP_DUPLICATES_ANONYMOUS": _choice_setting(
+            environ, "LEADAPP_DUPLICATES_ANONYMOUS", ("reveal", "conceal")
+        ),
     }
 
 

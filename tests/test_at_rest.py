@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
 
 from leadapp.extensions import db
-from tests.support.apps import build_app
+from tests.support.apps import build_app, dispose_app
 from tests.support.client import post_lead
+from tests.support.postgres import empty_tables
+from tests.support.services import require_service
 
 DISTINCTIVE = [
     {
@@ -17,12 +21,25 @@ DISTINCTIVE = [
         "email": "Zebulon.Quartz@Xylophonic-Example.ORG",
         "phone": "+44 (20) 7946-0321",
         "ip": "198.51.100.173",
+        "attribution": {
+            "utm_source": "newsletter",
+            "utm_term": "quartzfeather-term-7731",
+            "utm_content": "xylo-banner-variant-22",
+            "page_url": "https://landing.example/offer?ref=QuartzLanding991",
+            "referrer": "https://search.example/?q=feathered+quartz+8812",
+        },
+        "idempotency_key": "idem-ZebulonKey-4417",
     },
     {
         "name": "Wilhelmina Übersprung",
         "email": "wilhelmina@überspring-test.de",
         "phone": "+1 (650) 253-0199",
         "ip": "2001:db8:abcd:12::77",
+        "attribution": {
+            "utm_term": "übersprung-suchwort-51",
+            "page_url": "https://seite.example/anfrage/Wilhelmina-Landing-6620",
+        },
+        "idempotency_key": "idem-WilhelminaKey-0093",
     },
 ]
 
@@ -46,7 +63,12 @@ def plaintext_forms(lead: dict[str, str]) -> set[str]:
         phone_digits,
         phone_digits[-10:],
         lead["ip"],
+        lead["idempotency_key"],
     }
+    # Campaign-level members (source, utm_source, ...) may be plaintext; these may not.
+    for name in ("utm_term", "utm_content", "page_url", "referrer"):
+        if name in lead["attribution"]:
+            forms.add(lead["attribution"][name])
     return {form for form in forms if len(form) >= 6}
 
 
@@ -59,8 +81,10 @@ def create_distinctive_leads(app: Flask) -> None:
     """Post the distinctive leads through the API (anonymous, from their IPs)."""
     client = app.test_client()
     for lead in DISTINCTIVE:
-        body = {key: lead[key] for key in ("name", "email", "phone")}
-        response = post_lead(client, body, ip=lead["ip"])
+        body = {key: lead[key] for key in ("name", "email", "phone", "attribution")}
+        response = post_lead(
+            client, body, ip=lead["ip"], headers={"Idempotency-Key": lead["idempotency_key"]}
+        )
         assert response.status_code == 201, response.get_json()
 
 
@@ -88,3 +112,27 @@ def test_no_column_of_any_row_holds_plaintext(make_app) -> None:
     for lead in DISTINCTIVE:
         for form in plaintext_forms(lead):
             assert form not in dumped
+
+
+def test_pg_dump_holds_no_plaintext(postgres_schema: str) -> None:
+    database_url = postgres_schema
+    empty_tables(database_url)
+    bindir = os.environ.get("LEADAPP_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin")
+    pg_dump = Path(bindir) / "pg_dump"
+    if not os.access(pg_dump, os.X_OK):
+        require_service("pg_dump", f"{pg_dump} is not executable")
+    app = build_app(database_url)
+    create_distinctive_leads(app)
+    dispose_app(app)
+    dump = subprocess.run(
+        [str(pg_dump), "--data-only", database_url.replace("postgresql+psycopg", "postgresql")],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert b"COPY public.leads" in dump and b"COPY public.idempotency_keys" in dump
+    assert b"newsletter" in dump  # campaign level is plaintext, so the dump is readable
+    for lead in DISTINCTIVE:
+        for form in plaintext_forms(lead):
+            for encoded in encodings(form):
+                assert encoded not in dump, f"plaintext {form!r} found in pg_dump"

@@ -203,6 +203,7 @@ def test_valid_lead_is_confirmed_with_what_was_stored(site: Site, open_page) -> 
         "name": "  Ada Lovelace ",
         "email": "Ada@Example.COM",
         "phone": phone_for(7),
+        "attribution": {"page_url": site.url + "/"},
     }
     held[0].continue_()
 

@@ -51,7 +51,7 @@ def test_no_personal_data_or_keys_in_any_log_line(
     def fail(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(leads, "_conflicting_fields", fail)
+    monkeypatch.setattr(leads, "_refuse_duplicate", fail)
     client.post("/leads", json=DISTINCT, environ_base=env)  # 500 (after a real IntegrityError)
 
     text = caplog.text + "\n".join(str(r.exc_info) for r in caplog.records if r.exc_info)

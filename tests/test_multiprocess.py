@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.builders import lead_payload
+from tests.support.challenges import encode_solution, solve
 from tests.support.client import Answer
 from tests.support.postgres import empty_tables, migrated_schema
 from tests.support.processes import flask_command
@@ -121,9 +122,7 @@ def test_conflicting_leads_across_two_processes_create_exactly_one(
     [created] = [answer.body for _, answer in results if answer.status == 201]
     stored = read_leads(shared_services[0], test_keys)
     assert len(stored) == 1
-    assert {key: stored[0][key] for key in created if key != "created_at"} == {
-        key: value for key, value in created.items() if key != "created_at"
-    }
+    assert stored[0] == {key: created[key] for key in stored[0]}
 
 
 @pytest.mark.parametrize(
@@ -200,3 +199,53 @@ def test_blocklist_change_reaches_every_process(
     assert propagation <= BLOCKLIST_PROPAGATION_SECONDS
     # Nothing from the blocked address was stored.
     assert read_leads(shared_services[0], test_keys) == []
+
+
+def test_a_challenge_solution_is_accepted_once_across_processes(
+    start_servers: StartServers,
+) -> None:
+    racers = 10
+    barrier = threading.Barrier(racers, timeout=60)
+    with (
+        start_servers(LEADAPP_RATELIMIT_LEADS="1000 per minute", LEADAPP_CHALLENGE="on") as servers,
+        ThreadPoolExecutor(max_workers=racers) as pool,
+    ):
+        challenge = servers[0].request("GET", "/challenge").body
+        solution = encode_solution(challenge, solve(challenge))
+
+        def race(n: int) -> Answer:
+            """Send one lead with the shared solution, to either process."""
+            body = lead_payload(7200 + n, challenge=solution)
+            return servers[n % 2].request(
+                "POST", "/leads", body, source_ip=f"127.0.1.{n + 2}", before_send=barrier.wait
+            )
+
+        results = list(pool.map(race, range(racers)))
+    assert Counter(answer.status for answer in results) == Counter({201: 1, 422: racers - 1})
+    for answer in results:
+        if answer.status == 422:
+            assert list(answer.body["errors"]) == ["challenge"], answer.body
+
+
+def test_one_idempotency_key_across_processes_creates_one_lead(
+    start_servers: StartServers, shared_services: tuple[str, str], test_keys: dict[str, str]
+) -> None:
+    racers = 20
+    barrier = threading.Barrier(racers, timeout=60)
+    body = lead_payload(7300)
+    headers = {"Idempotency-Key": "retry-storm-across-processes"}
+    with (
+        start_servers(LEADAPP_RATELIMIT_LEADS="1000 per minute") as servers,
+        ThreadPoolExecutor(max_workers=racers) as pool,
+    ):
+        results = list(
+            pool.map(
+                lambda n: servers[n % 2].request(
+                    "POST", "/leads", body, headers=headers, before_send=barrier.wait
+                ),
+                range(racers),
+            )
+        )
+    assert Counter(answer.status for answer in results) == Counter({201: racers})
+    assert len({answer.body["id"] for answer in results}) == 1
+    assert len(read_leads(shared_services[0], test_keys)) == 1

@@ -74,3 +74,39 @@ def test_schemathesis_finds_no_5xx_and_no_contradiction(make_app, tmp_path: Path
             check=False,
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_intake_fields_headers_and_endpoints_are_documented(client) -> None:
+    document = client.get("/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    create = schemas["LeadCreate"]["properties"]
+    assert {"attribution", "consent", "challenge", "website"} <= create.keys()
+    attribution = schemas["Attribution"]
+    assert attribution["additionalProperties"] is False
+    assert set(attribution["properties"]) == {
+        "source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "page_url",
+        "referrer",
+    }
+    lead = schemas["Lead"]["properties"]
+    assert {"attribution", "consent", "resubmissions", "last_resubmitted_at"} <= lead.keys()
+    post = document["paths"]["/leads"]["post"]
+    assert [p["name"] for p in post["parameters"]] == ["Idempotency-Key"]
+    assert "Idempotency-Replayed" in post["responses"]["201"]["headers"]
+    assert "idempotency-key-reused" in post["responses"]["422"]["description"]
+    challenge = document["paths"]["/challenge"]["get"]["responses"]["200"]
+    assert challenge["content"]["application/json"]["schema"]["$ref"].endswith("Challenge")
+    assert set(schemas["Challenge"]["properties"]) == {
+        "algorithm",
+        "challenge",
+        "maxnumber",
+        "salt",
+        "signature",
+    }
+    settings = document["paths"]["/form-settings"]["get"]["responses"]["200"]
+    assert settings["content"]["application/json"]["schema"]["$ref"].endswith("FormSettings")

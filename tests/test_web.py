@@ -169,7 +169,7 @@ def test_admin_page_has_a_labelled_key_field_and_is_not_indexed(client: FlaskCli
     assert page.find("div", id="admin-alert", role="alert")
     assert page.find("div", id="admin-status", role="status")
     headers = [attrs for tag, attrs in page.tags if tag == "th"]
-    assert len(headers) == 6
+    assert len(headers) == 8  # name, email, phone, IP, created, source, resubmissions, actions
 
 
 def test_missing_asset_is_a_problem_404(client: FlaskClient) -> None:

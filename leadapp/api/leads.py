@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app, g, request
 
-from leadapp.api.parsing import json_object_body, load_or_422, query_args
+from leadapp.api.parsing import json_object_body, query_args
 from leadapp.extensions import limiter
 from leadapp.http.authentication import require_api_key
 from leadapp.http.client import client_ip
-from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
-from leadapp.services import leads
+from leadapp.schemas import LeadPageSchema, LeadQueryArgsSchema, LeadSchema
+from leadapp.services import idempotency, intake, leads
 
 bp = Blueprint("leads", __name__)
 
-create_schema = LeadCreateSchema()
 query_schema = LeadQueryArgsSchema()
 lead_schema = LeadSchema()
 page_schema = LeadPageSchema()
@@ -30,15 +29,17 @@ def _create_limit() -> str:
 @bp.post("/leads")
 @limiter.limit(_create_limit, methods=["POST"])
 def create_lead():
-    """Accept one lead."""
-    fields = load_or_422(create_schema, json_object_body())
-    ip_address = leads.lead_ip_address(
-        fields.pop("ip_address", None),
-        authenticated=g.get("api_key") is not None,
-        connection_ip=client_ip(),
+    """Accept one lead (or answer a replay, or a honeypot hit, exactly like one)."""
+    caller = intake.Caller(
+        api_key=g.get("api_key"),
+        ip=client_ip(),
+        idempotency_keys=request.headers.getlist(idempotency.HEADER),
     )
-    lead = leads.create_lead(fields, ip_address)
-    return lead_schema.dump(lead), 201, {"Location": f"/leads/{lead['id']}"}
+    created = intake.submit(json_object_body(), caller)
+    headers = {"Location": f"/leads/{created.lead['id']}"}
+    if created.replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return lead_schema.dump(created.lead), 201, headers
 
 
 @bp.get("/leads")

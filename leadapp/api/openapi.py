@@ -9,7 +9,10 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
+from leadapp.schemas.bot_defence import ChallengeSchema, FormSettingsSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
+from leadapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from leadapp.services.idempotency import REPLAYED_HEADER
 from leadapp.webhooks.schemas import (
     WebhookDeliveryListSchema,
     WebhookDeliveryQueryArgsSchema,
@@ -18,14 +21,20 @@ from leadapp.webhooks.schemas import (
 
 PROBLEM = "application/problem+json"
 PROBLEM_STATUSES = {
-    400: "The body is not strict JSON, or not a JSON object.",
+    400: "The body is not strict JSON, or not a JSON object; or the Idempotency-Key is malformed.",
     401: "An API key is required, or the one given is unknown or revoked.",
     403: "The client's network is blocked, or ip_address was sent without an API key.",
     404: "No such lead (or a malformed id).",
     409: "Duplicate lead; `errors` names every conflicting field.",
     413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
     415: "Content-Type is not JSON.",
-    422: "Validation failed; `errors` names every invalid field.",
+    422: (
+        "Validation failed; `errors` names every invalid field (inside `attribution` by "
+        "dotted path, e.g. `attribution.page_url`), `challenge` for a missing, malformed, "
+        "wrong, forged, expired or reused solution. Type "
+        "`urn:leadapp:problem:idempotency-key-reused`: the Idempotency-Key already created "
+        "a lead from a different body."
+    ),
     429: "Rate limited; see Retry-After.",
     500: "Unexpected error; the detail quotes the request id.",
     503: "The database (or a backing service) is unavailable; see Retry-After.",
@@ -37,6 +46,18 @@ HEADERS = {
     },
 }
 RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "description": (
+        "Scoped to the API key (anonymous: to the client IP). Repeating a key of a lead "
+        "created in the last 24 hours with the same body (after normalization, ignoring "
+        "`challenge`) returns that lead's 201 again with Idempotency-Replayed: true; "
+        "another body is 422. Erasing the lead forgets the key."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
 LEAD_ID = {
     "in": "path",
     "name": "lead_id",
@@ -90,6 +111,8 @@ def build_openapi(version: str) -> dict[str, Any]:
     spec.components.schema("LeadCreate", schema=LeadCreateSchema)
     spec.components.schema("LeadPage", schema=LeadPageSchema)
     spec.components.schema("Problem", schema=ProblemSchema)
+    spec.components.schema("Challenge", schema=ChallengeSchema)
+    spec.components.schema("FormSettings", schema=FormSettingsSchema)
     spec.components.schema("Status", schema=StatusSchema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     admin = [{"bearer": []}]
@@ -101,9 +124,18 @@ def build_openapi(version: str) -> dict[str, Any]:
                 "summary": "Submit a lead",
                 "operationId": "createLead",
                 "description": (
-                    "Public. With an API key the body may carry the visitor's ip_address."
+                    "Public. With an API key the body may carry the visitor's ip_address, "
+                    "and `attribution.source` defaults to the key's name. With "
+                    "LEADAPP_CONSENT_TEXT set, `consent` must be true. With "
+                    "LEADAPP_CHALLENGE=on, anonymous callers send a solved GET /challenge. "
+                    "An anonymous body with a non-empty `website` (the honeypot) is answered "
+                    "like a success (201, a fresh id) and nothing is stored; so is an "
+                    "anonymous duplicate by email or phone under "
+                    "LEADAPP_DUPLICATES_ANONYMOUS=conceal. A 409 by email or phone adds one "
+                    "to each conflicting lead's `resubmissions`."
                 ),
                 "security": [{}, {"bearer": []}],
+                "parameters": [IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": "LeadCreate"}},
@@ -117,6 +149,10 @@ def build_openapi(version: str) -> dict[str, Any]:
                             "Location": {
                                 "schema": {"type": "string"},
                                 "description": "/leads/<id>",
+                            },
+                            REPLAYED_HEADER: {
+                                "schema": {"type": "string", "enum": ["true"]},
+                                "description": "Present on an idempotent replay.",
                             },
                         },
                     ),
@@ -154,6 +190,42 @@ def build_openapi(version: str) -> dict[str, Any]:
                     **_problems(401, 403, 404, 503),
                 },
             },
+        },
+    )
+    spec.path(
+        path="/challenge",
+        operations={
+            "get": {
+                "summary": "A proof-of-work challenge (ALTCHA-compatible)",
+                "operationId": "getChallenge",
+                "description": (
+                    "Public, answered whatever LEADAPP_CHALLENGE says. Find n <= maxnumber "
+                    "with sha256(salt + str(n)) == challenge and send `challenge`: base64 of "
+                    'the JSON {"algorithm", "challenge", "number": n, "salt", "signature"} '
+                    "with POST /leads within 10 minutes; each solution is accepted once."
+                ),
+                "responses": {
+                    200: _json(
+                        "Challenge",
+                        "A fresh challenge.",
+                        headers={
+                            **HEADERS,
+                            "Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}},
+                        },
+                    ),
+                    **_problems(403),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/form-settings",
+        operations={
+            "get": {
+                "summary": "What the form page shows and does",
+                "operationId": "getFormSettings",
+                "responses": {200: _json("FormSettings", "The settings."), **_problems(403)},
+            }
         },
     )
     spec.path(

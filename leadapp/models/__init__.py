@@ -3,6 +3,19 @@
 from leadapp.models.apikey import ApiKey
 from leadapp.models.audit import AuditEvent
 from leadapp.models.blocklist import BlockedNetwork
+from leadapp.models.challenge import UsedChallenge
+from leadapp.models.consent import ConsentText
+from leadapp.models.idempotency import IdempotencyKey
 from leadapp.models.lead import Lead
+from leadapp.models.spam import SpamCount
 
-__all__ = ["ApiKey", "AuditEvent", "BlockedNetwork", "Lead"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "BlockedNetwork",
+    "ConsentText",
+    "IdempotencyKey",
+    "Lead",
+    "SpamCount",
+    "UsedChallenge",
+]

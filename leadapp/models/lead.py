@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, LargeBinary, Uuid
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
@@ -21,10 +21,43 @@ PHONE_MAX_BYTES = 16
 IP_MAX_BYTES = IP_MAX_CHARS
 BLIND_INDEX_BYTES = 32
 
+# Attribution (contract v2), in characters. Campaign-level members stay plaintext, so
+# statistics can group by them; the free-form ones are encrypted (marketers put email
+# addresses in them), sized for four UTF-8 bytes per character.
+SOURCE_MAX_CHARS = 100
+UTM_MAX_CHARS = 200
+URL_MAX_CHARS = 2048
+UTM_MAX_BYTES = 4 * UTM_MAX_CHARS
+URL_MAX_BYTES = 4 * URL_MAX_CHARS
+PLAINTEXT_ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign")
+ENCRYPTED_ATTRIBUTION_FIELDS = ("utm_term", "utm_content", "page_url", "referrer")
+ATTRIBUTION_FIELDS = (
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+    "referrer",
+)
+
 # The one definition of a lead's fields: which are encrypted, which are returned, and
 # which unique blind-index column protects each deduplicated field.
-ENCRYPTED_FIELDS = ("name", "email", "phone", "ip_address")
-LEAD_FIELDS = ("id", *ENCRYPTED_FIELDS, "created_at")
+ENCRYPTED_FIELDS = ("name", "email", "phone", "ip_address", *ENCRYPTED_ATTRIBUTION_FIELDS)
+LEAD_FIELDS = (
+    "id",
+    "name",
+    "email",
+    "phone",
+    "ip_address",
+    "created_at",
+    *ATTRIBUTION_FIELDS,
+    "consent_given_at",
+    "consent_text_id",
+    "resubmissions",
+    "last_resubmitted_at",
+)
 BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
 
 
@@ -49,8 +82,30 @@ class Lead(db.Model):
         LargeBinary(BLIND_INDEX_BYTES), unique=True, nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_CHARS), nullable=True)
+    utm_source: Mapped[str | None] = mapped_column(String(UTM_MAX_CHARS), nullable=True)
+    utm_medium: Mapped[str | None] = mapped_column(String(UTM_MAX_CHARS), nullable=True)
+    utm_campaign: Mapped[str | None] = mapped_column(String(UTM_MAX_CHARS), nullable=True)
+    utm_term: Mapped[str | None] = mapped_column(EncryptedString(UTM_MAX_BYTES), nullable=True)
+    utm_content: Mapped[str | None] = mapped_column(EncryptedString(UTM_MAX_BYTES), nullable=True)
+    page_url: Mapped[str | None] = mapped_column(EncryptedString(URL_MAX_BYTES), nullable=True)
+    referrer: Mapped[str | None] = mapped_column(EncryptedString(URL_MAX_BYTES), nullable=True)
+    consent_given_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # Not cascading: a consent text is evidence and outlives no lead it belongs to.
+    consent_text_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("consent_texts.id"), nullable=True
+    )
+    resubmissions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_resubmitted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
     __table_args__ = (
         # Keyset pagination walks (created_at, id) newest first.
         Index("ix_leads_created_at_id", "created_at", "id"),
+        # Statistics count leads per day and per source over a range of created_at;
+        # this index answers both without touching the table.
+        Index("ix_leads_created_at_source_utm_source", "created_at", "source", "utm_source"),
     )

@@ -20,7 +20,11 @@ from leadapp.normalize import (
     normalize_name,
     normalize_phone,
 )
+from leadapp.schemas.attribution import AttributionSchema, flatten_errors
 from leadapp.schemas.fields import StrictInteger
+
+# A solved challenge is a few hundred characters of base64; anything far longer is not one.
+CHALLENGE_MAX_CHARS = 2048
 
 
 class NormalizedString(fields.String):
@@ -38,6 +42,26 @@ class NormalizedString(fields.String):
             return self.normalizer(value)
         except ValueError as error:
             raise ValidationError(str(error)) from None
+
+
+class StrictString(fields.String):
+    """A string field that refuses every other JSON type (marshmallow accepts bytes too)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        """Refuse non-strings."""
+        if not isinstance(value, str):
+            raise ValidationError("Must be a string.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean and nothing else (marshmallow would take "yes", 1, "on", ...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        """Refuse anything but true and false."""
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
 
 
 def _phone_in_default_region(raw: str) -> str:
@@ -74,6 +98,36 @@ class LeadCreateSchema(Schema):
             "maxLength": IP_MAX_CHARS,
         },
     )
+    attribution = fields.Nested(
+        AttributionSchema,
+        metadata={"description": "Where the lead came from; every member optional."},
+    )
+    consent = StrictBoolean(
+        metadata={
+            "description": "Required, and must be true, when LEADAPP_CONSENT_TEXT is set; "
+            "recorded with the text in force."
+        }
+    )
+    challenge = StrictString(
+        validate=validate.Length(max=CHALLENGE_MAX_CHARS),
+        metadata={
+            "description": "The solved GET /challenge: base64 of the ALTCHA payload JSON "
+            '{"algorithm", "challenge", "number", "salt", "signature"}. Needed from '
+            "anonymous callers when LEADAPP_CHALLENGE=on; never stored."
+        },
+    )
+    website = StrictString(
+        metadata={
+            "description": "Honeypot, hidden on the form page: people leave it empty. Never stored."
+        }
+    )
+
+    def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
+        """Name nested errors by dotted path, as the contract does ("attribution.page_url")."""
+        if isinstance(error.messages, dict):
+            raise ValidationError(
+                flatten_errors(error.messages), data=error.data, valid_data=error.valid_data
+            )
 
 
 class UTCDateTime(fields.DateTime):
@@ -88,6 +142,26 @@ class UTCDateTime(fields.DateTime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+class AttributionOutSchema(Schema):
+    """A lead's attribution as returned: all eight members, null where not given."""
+
+    source = fields.String(required=True, allow_none=True)
+    utm_source = fields.String(required=True, allow_none=True)
+    utm_medium = fields.String(required=True, allow_none=True)
+    utm_campaign = fields.String(required=True, allow_none=True)
+    utm_term = fields.String(required=True, allow_none=True)
+    utm_content = fields.String(required=True, allow_none=True)
+    page_url = fields.String(required=True, allow_none=True)
+    referrer = fields.String(required=True, allow_none=True)
+
+
+class ConsentSchema(Schema):
+    """The consent a lead gave: when, and the exact text in force then (or null)."""
+
+    given_at = UTCDateTime(required=True)
+    text = fields.String(required=True, allow_none=True)
+
+
 class LeadSchema(Schema):
     """A lead as the API returns it, decrypted."""
 
@@ -97,6 +171,13 @@ class LeadSchema(Schema):
     phone = fields.String(required=True)
     ip_address = fields.String(required=True, allow_none=True)
     created_at = UTCDateTime(required=True)
+    attribution = fields.Nested(AttributionOutSchema, required=True)
+    consent = fields.Nested(ConsentSchema, required=True, allow_none=True)
+    resubmissions = fields.Integer(
+        required=True,
+        metadata={"description": "Refused duplicate submissions by this email or phone."},
+    )
+    last_resubmitted_at = UTCDateTime(required=True, allow_none=True)
 
 
 class LeadQueryArgsSchema(Schema):

@@ -1,4 +1,4 @@
-"""Lead rules and transactions: create (race-safe duplicate refusal), list, read, erase."""
+"""Lead rules and transactions: create (race-safe, counting resubmissions), list, read, erase."""
 
 from __future__ import annotations
 
@@ -8,21 +8,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, tuple_
+from sqlalchemy import Select, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from leadapp.crypto import Keyring, current_keyring
 from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
-from leadapp.models.lead import BLIND_INDEX_COLUMNS, LEAD_FIELDS, Lead, utcnow
+from leadapp.models.consent import ConsentText
+from leadapp.models.lead import (
+    ATTRIBUTION_FIELDS,
+    BLIND_INDEX_COLUMNS,
+    LEAD_FIELDS,
+    Lead,
+    utcnow,
+)
 from leadapp.normalize import email_match_key
 from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
+from leadapp.services.idempotency import IdempotencyClaim
 from leadapp.webhooks import service as webhooks
 
 # A conflicting lead may be erased between our failed INSERT and the lookup of what
-# it conflicted with; then the INSERT is simply tried again.
+# it conflicted with (or an idempotency record may have expired); then the INSERT is
+# simply tried again.
 INSERT_ATTEMPTS = 3
 
 DUPLICATE_MESSAGES = {
@@ -43,29 +52,81 @@ def blind_indexes(
     }
 
 
-def _conflicting_fields(indexes: Mapping[str, bytes | None]) -> list[str]:
-    """Every field whose blind index already belongs to a stored lead."""
+def _refuse_duplicate(row: Mapping[str, Any]) -> DuplicateLead | None:
+    """Count the resubmission on every lead this one conflicts with; the 409 to raise.
+
+    One UPDATE ... SET resubmissions = resubmissions + 1 in the database, so concurrent
+    duplicates are counted exactly. An IP-only conflict changes nothing. None when the
+    conflicting lead has gone meanwhile (erased), so the INSERT may be tried again.
+    """
     table = Lead.__table__
-    conditions = [table.c[column] == value for column, value in indexes.items() if value]
-    with db.engine.connect() as connection:
+    by_contact = or_(
+        table.c.email_bidx == row["email_bidx"], table.c.phone_bidx == row["phone_bidx"]
+    )
+    conditions = [
+        table.c[column] == row[column] for column in BLIND_INDEX_COLUMNS.values() if row[column]
+    ]
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(table)
+            .where(by_contact)
+            .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
+        )
         rows = connection.execute(
             select(*(table.c[column] for column in BLIND_INDEX_COLUMNS.values())).where(
                 or_(*conditions)
             )
         ).all()
-    return [
+    conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
-        if indexes[column] is not None
-        and any(row._mapping[column] == indexes[column] for row in rows)
+        if row[column] is not None and any(found._mapping[column] == row[column] for found in rows)
     ]
+    if not conflicts:
+        return None
+    return duplicate_problem(conflicts)
 
 
-def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, Any]:
+def duplicate_problem(conflicts: list[str]) -> DuplicateLead:
+    """The 409 naming these conflicting fields."""
+    return DuplicateLead(
+        "A lead with the same "
+        + ", ".join(conflicts).replace("ip_address", "IP address")
+        + " already exists.",
+        errors={field: [DUPLICATE_MESSAGES[field]] for field in conflicts},
+    )
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """Consent given with a new lead (at its creation time): which stored text, if any."""
+
+    text_id: int | None
+    text: str | None
+
+
+@dataclass(frozen=True)
+class CreatedLead:
+    """The lead a POST /leads stands for, and whether it was an idempotent replay."""
+
+    lead: dict[str, Any]
+    replayed: bool = False
+
+
+def create_lead(
+    fields: Mapping[str, str],
+    ip_address: str | None,
+    *,
+    attribution: Mapping[str, str | None] | None = None,
+    consent: ConsentRecord | None = None,
+    idempotency: IdempotencyClaim | None = None,
+) -> CreatedLead:
     """Store a validated lead, or raise DuplicateLead naming every conflicting field.
 
     The unique blind-index constraints decide, so concurrent requests can't both win;
-    there is no SELECT before the INSERT on the happy path.
+    there is no SELECT before the INSERT on the happy path. With an idempotency claim
+    its record is written in the same transaction, so a request that loses to another
+    with the same key and body answers with the winner's lead.
     """
     keyring = current_keyring()
     row = {
@@ -75,29 +136,57 @@ def create_lead(fields: Mapping[str, str], ip_address: str | None) -> dict[str, 
         "phone": fields["phone"],
         "ip_address": ip_address,
         "created_at": utcnow(),
+        **{name: (attribution or {}).get(name) for name in ATTRIBUTION_FIELDS},
+        "consent_given_at": None,
+        "consent_text_id": consent.text_id if consent else None,
+        "resubmissions": 0,
+        "last_resubmitted_at": None,
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
-    lead = {field: row[field] for field in LEAD_FIELDS}
+    if consent is not None:
+        row["consent_given_at"] = row["created_at"]
+    # The lead as the API answers it: the 201 body and the lead.created payload.
+    lead = lead_from_row({**row, "consent_text": consent.text if consent else None})
     statement = insert(Lead.__table__)
     for attempt in range(INSERT_ATTEMPTS):
         try:
             with db.engine.begin() as connection:
                 connection.execute(statement, row)
+                if idempotency is not None:
+                    idempotency.remember(connection, row["id"], row["created_at"])
                 webhooks.queue_lead_created(connection, lead)
         except IntegrityError:
-            conflicts = _conflicting_fields(row)
-            if conflicts:
-                raise DuplicateLead(
-                    "A lead with the same "
-                    + ", ".join(conflicts).replace("ip_address", "IP address")
-                    + " already exists.",
-                    errors={field: [DUPLICATE_MESSAGES[field]] for field in conflicts},
-                ) from None
+            if idempotency is not None:
+                replay = replayed_lead(idempotency)
+                if replay is not None:
+                    return CreatedLead(replay, replayed=True)
+                if idempotency.forget_expired() and attempt < INSERT_ATTEMPTS - 1:
+                    continue
+            duplicate = _refuse_duplicate(row)
+            if duplicate is not None:
+                raise duplicate from None
             if attempt == INSERT_ATTEMPTS - 1:
                 raise
         else:
             break
-    return lead
+    return CreatedLead(lead)
+
+
+def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
+    """The 201 body of the lead an idempotency key created, if it is still remembered.
+
+    A lead's fields never change after creation except its resubmission count, which
+    was 0 then; so the body is rebuilt exactly as it was first answered.
+    """
+    lead_id = idempotency.remembered_lead_id()
+    if lead_id is None:
+        return None
+    table = Lead.__table__
+    with db.engine.connect() as connection:
+        row = connection.execute(lead_query().where(table.c.id == lead_id)).first()
+    if row is None:
+        return None
+    return {**lead_from_row(row._mapping), "resubmissions": 0, "last_resubmitted_at": None}
 
 
 def lead_ip_address(
@@ -126,9 +215,32 @@ class LeadPage:
     next_cursor: str | None
 
 
-def _lead_columns() -> list[Any]:
-    """The columns a lead is returned with (decrypted by the column type)."""
-    return [Lead.__table__.c[name] for name in LEAD_FIELDS]
+def lead_query() -> Select[Any]:
+    """SELECT of every returned column (decrypted by the column types) and the consent text."""
+    table = Lead.__table__
+    texts = ConsentText.__table__
+    return select(
+        *(table.c[name] for name in LEAD_FIELDS), texts.c.text.label("consent_text")
+    ).select_from(table.outerjoin(texts, table.c.consent_text_id == texts.c.id))
+
+
+def lead_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A lead as the API returns it: flat columns nested into attribution and consent."""
+    consent = None
+    if row["consent_given_at"] is not None:
+        consent = {"given_at": row["consent_given_at"], "text": row["consent_text"]}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "ip_address": row["ip_address"],
+        "created_at": row["created_at"],
+        "attribution": {name: row[name] for name in ATTRIBUTION_FIELDS},
+        "consent": consent,
+        "resubmissions": row["resubmissions"],
+        "last_resubmitted_at": row["last_resubmitted_at"],
+    }
 
 
 def list_leads(
@@ -146,7 +258,7 @@ def list_leads(
     """
     keyring = current_keyring()
     table = Lead.__table__
-    query = select(*_lead_columns()).order_by(table.c.created_at.desc(), table.c.id.desc())
+    query = lead_query().order_by(table.c.created_at.desc(), table.c.id.desc())
     if cursor is not None:
         try:
             position = decode_cursor(keyring, cursor)
@@ -161,7 +273,7 @@ def list_leads(
         query = query.where(table.c.phone_bidx == keyring.blind_index("phone", phone))
     with db.engine.begin() as connection:
         rows = connection.execute(query.limit(limit + 1)).all()
-        items = [row._asdict() for row in rows[:limit]]
+        items = [lead_from_row(row._mapping) for row in rows[:limit]]
         audit.record(
             connection, api_key, "search" if email or phone else "list", [i["id"] for i in items]
         )
@@ -176,11 +288,11 @@ def get_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> dict[str, Any]:
     """One lead, decrypted, or NotFound; the read is audited."""
     table = Lead.__table__
     with db.engine.begin() as connection:
-        row = connection.execute(select(*_lead_columns()).where(table.c.id == lead_id)).first()
+        row = connection.execute(lead_query().where(table.c.id == lead_id)).first()
         if row is None:
             raise NotFound("No lead with this id.")
         audit.record(connection, api_key, "read", [lead_id])
-    return row._asdict()
+    return lead_from_row(row._mapping)
 
 
 def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:

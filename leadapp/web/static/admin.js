@@ -212,6 +212,22 @@
     }
   }
 
+  /** Where a lead came from: its source, else its utm_source (as statistics group it). */
+  function sourceOf(lead) {
+    var attribution = lead.attribution || {};
+    return attribution.source || attribution.utm_source || "—";
+  }
+
+  /** How often the person tried again after this lead was stored, and when last. */
+  function resubmissionsCell(lead) {
+    var count = lead.resubmissions || 0;
+    var td = cell("Resubmissions", String(count), "cell-resubmissions");
+    if (count > 0 && lead.last_resubmitted_at) {
+      td.appendChild(L.element("span", "hint", " last " + L.formatTimestamp(lead.last_resubmitted_at)));
+    }
+    return td;
+  }
+
   /** One table row for a lead. */
   function row(lead) {
     var tr = document.createElement("tr");
@@ -225,6 +241,8 @@
     time.dateTime = lead.created_at;
     created.appendChild(time);
     tr.appendChild(created);
+    tr.appendChild(cell("Source", sourceOf(lead), "cell-source"));
+    tr.appendChild(resubmissionsCell(lead));
     tr.appendChild(eraseControls(lead, tr));
     return tr;
   }

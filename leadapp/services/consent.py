@@ -1,0 +1,65 @@
+"""Consent as evidence: the exact text in force is stored once and referenced by each lead."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app
+from sqlalchemy import select
+
+from leadapp.errors import ValidationFailed
+from leadapp.extensions import db
+from leadapp.models.consent import ConsentText
+from leadapp.models.lead import utcnow
+from leadapp.services.leads import ConsentRecord
+from leadapp.services.upsert import dialect_insert
+
+CACHE_EXTENSION = "leadapp.consent_text_ids"
+REQUIRED_MESSAGE = "Consent is required: send true once the person has agreed."
+
+
+def current_text() -> str | None:
+    """The consent text in force (LEADAPP_CONSENT_TEXT), or None when none is configured."""
+    return current_app.config["LEADAPP_CONSENT_TEXT"]
+
+
+def check(consent: bool | None) -> list[str]:
+    """The messages for the consent member: it must be true while a text is configured."""
+    if current_text() is not None and consent is not True:
+        return [REQUIRED_MESSAGE]
+    return []
+
+
+def _text_id(text: str) -> int:
+    """The id of this text's row, storing it on first use (once, even from many processes).
+
+    Texts are never changed or deleted, so each process remembers the id it found.
+    """
+    cache: dict[str, int] = current_app.extensions.setdefault(CACHE_EXTENSION, {})
+    known = cache.get(text)
+    if known is not None:
+        return known
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    table = ConsentText.__table__
+    with db.engine.begin() as connection:
+        connection.execute(
+            dialect_insert(table)
+            .values(text_hash=digest, text=text, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["text_hash"])
+        )
+        text_id = connection.execute(
+            select(table.c.id).where(table.c.text_hash == digest)
+        ).scalar_one()
+    cache[text] = text_id
+    return text_id
+
+
+def record(consent: bool | None) -> ConsentRecord | None:
+    """What is stored with a new lead: consent given now, with the text in force (if any)."""
+    if consent is not True:
+        if current_text() is not None:
+            # check() runs first; this guards against a caller that skipped it.
+            raise ValidationFailed(REQUIRED_MESSAGE, errors={"consent": [REQUIRED_MESSAGE]})
+        return None
+    text = current_text()
+    return ConsentRecord(text_id=_text_id(text) if text else None, text=text)
