@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g
 
 from leadapp.api.parsing import json_object_body, load_or_422, query_args
 from leadapp.extensions import limiter
-from leadapp.http.authentication import require_api_key
+from leadapp.http.authentication import accepts_api_key, require_api_key
 from leadapp.http.client import client_ip
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.services import leads
@@ -28,6 +28,7 @@ def _create_limit() -> str:
 
 
 @bp.post("/leads")
+@accepts_api_key
 @limiter.limit(_create_limit, methods=["POST"])
 def create_lead():
     """Accept one lead."""
