@@ -31,7 +31,7 @@ log = logging.getLogger("leadapp.server")  # not __main__ under `python -m`
 DEFAULT_THREADS = 4
 WAITRESS_BODY_LIMIT = 4 * MAX_BODY_BYTES
 # Sized for the contract's 1,000 concurrent connections with room to spare; an idle
-# connection costs about 10 KiB (docs: tests/test_server_connections.py measures it).
+# connection costs about 3 KiB of RSS (tests/test_server_connections.py measures it).
 CONNECTION_LIMIT = 2000
 # A connection that sent nothing for IDLE_SECONDS is closed at the next sweep, and sweeps
 # run every SWEEP_SECONDS, so none lives past 60 s of silence.
