@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,7 +23,6 @@ from bench.fill import RESULT_MARKER as FILL_MARKER
 from bench.reads import measure_reads
 from bench.servers import (
     CLIENT_CORE,
-    REPO_ROOT,
     PostgresDatabases,
     Server,
     SqliteDatabases,
@@ -36,6 +34,7 @@ from bench.servers import (
     workdir,
 )
 from bench.wrk import MAX_LEAD_NUMBER, STRIDE, ensure_wrk, run_wrk
+from tests.support.processes import REPO_ROOT, python_module
 
 CEILING = "ceiling"
 SERVER_MODULES = {
@@ -237,16 +236,8 @@ class Bench:
         url, env, api_key = self.leadapp_database(backend, "scale")
         try:
             log(f"{backend}: filling {args.scale:,} leads (bench/fill.py)")
-            fill = subprocess.run(
-                [sys.executable, "-m", "bench.fill", "--count", str(args.scale)],
-                env=env,
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if fill.returncode != 0:
-                raise RuntimeError(f"bench.fill failed:\n{fill.stdout}{fill.stderr}")
+            # No timeout: a fill of millions of rows takes as long as it takes.
+            fill = python_module(env, "bench.fill", "--count", str(args.scale), timeout=None)
             marker = next(line for line in fill.stdout.splitlines() if line.startswith(FILL_MARKER))
             filled = json.loads(marker[len(FILL_MARKER) :])
             log(

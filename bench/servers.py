@@ -1,28 +1,28 @@
-"""Processes the benchmark runs: databases, `flask` commands and pinned waitress servers."""
+"""Processes the benchmark runs: databases and waitress servers pinned to a core.
+
+Servers, `flask` commands and ports come from tests/support, so the bench starts LeadApp
+exactly as the tests do.
+"""
 
 from __future__ import annotations
 
-import http.client
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support import servers
+from tests.support.postgres import connect_problem
+from tests.support.processes import flask_command
+
 SERVER_CORE = 0
 CLIENT_CORE = 1
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
+FLASK_TIMEOUT = 300.0
 BENCH_DATABASE = "leadapp_bench"
 BENCH_ROLE = "leadapp"
 # API-key callers are limited per key; the bench must measure the app, not the limiter's 429s.
@@ -38,39 +38,17 @@ def bench_keys() -> dict[str, str]:
 
 
 def leadapp_environment(keys: Mapping[str, str], database_url: str) -> dict[str, str]:
-    """The environment of every LeadApp process of a run: no inherited LEADAPP_* settings."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("LEADAPP_")}
-    env.update(
-        {
-            "LEADAPP_ENV": "production",
-            "LEADAPP_DATABASE_URL": database_url,
-            "LEADAPP_RATELIMIT_INTEGRATIONS": INTEGRATIONS_LIMIT,
-            **keys,
-        }
+    """The environment of every LeadApp process of a run: the tests', minus API-key limits."""
+    return servers.leadapp_environment(
+        keys, database_url, LEADAPP_RATELIMIT_INTEGRATIONS=INTEGRATIONS_LIMIT
     )
-    return env
-
-
-def flask_command(env: Mapping[str, str], *args: str) -> str:
-    """Run `flask --app leadapp ARGS` and return its stdout; fail loudly with its output."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "leadapp", *args],
-        env=dict(env),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
 
 
 def prepare_leadapp(env: Mapping[str, str]) -> str:
     """Migrate the (fresh) database and create the bench's API key; return the key."""
-    flask_command(env, "db", "upgrade")
-    return flask_command(env, "apikeys", "create", "bench").strip().splitlines()[-1]
+    flask_command(env, "db", "upgrade", timeout=FLASK_TIMEOUT)
+    created = flask_command(env, "apikeys", "create", "bench", timeout=FLASK_TIMEOUT)
+    return created.stdout.strip().splitlines()[-1]
 
 
 class SqliteDatabases:
@@ -147,14 +125,8 @@ class PostgresDatabases:
             self.fresh()
         except (RuntimeError, OSError) as error:
             return str(error).splitlines()[0]
-        try:
-            engine = create_engine(self.url)
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            engine.dispose()
-        except Exception as error:
-            return f"{type(error).__name__} connecting as {make_url(self.url).username}"
-        return None
+        error = connect_problem(self.url)
+        return f"{error} connecting as {make_url(self.url).username}" if error else None
 
     def fresh(self, purpose: str = "") -> str:
         """Drop and create leadapp_bench (or leadapp_bench_<purpose>); return its URL."""
@@ -176,13 +148,6 @@ class PostgresDatabases:
         self._admin("dropdb", "--if-exists", "--force", make_url(url).database or BENCH_DATABASE)
 
 
-def free_port() -> int:
-    """A TCP port on the loopback interface that is free right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU seconds a process has used so far, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -198,68 +163,24 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
-class Server:
-    """A waitress server (`python -m MODULE`) pinned to one core, on a free loopback port."""
+class Server(servers.LeadAppServer):
+    """A server (`python -m MODULE`, LeadApp's waitress settings) pinned to SERVER_CORE.
+
+    The tests' LeadAppServer under `taskset`, which execs the server, so `pid` is the
+    Python process. Ready when /healthz gets any answer (the ceiling app has no /healthz).
+    """
 
     def __init__(
         self, module: str, env: Mapping[str, str], log_path: Path, *, threads: int
     ) -> None:
-        self.module = module
-        self.env = dict(env)
-        self.log_path = log_path
-        self.threads = threads
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        """The server's process id (taskset execs the server, so it is the Python process)."""
-        if self.process is None:
-            raise RuntimeError("the server was not started")
-        return self.process.pid
-
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Server:
-        """Start the process and wait until it answers HTTP."""
-        command = [
-            "taskset", "-c", str(SERVER_CORE), sys.executable, "-m", self.module,
-            "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads),
-        ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        log_text = self.log_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{self.module} did not start; its log:\n{log_text}")
-
-    def _answers(self) -> bool:
-        """Whether the server answers an HTTP request (any status will do)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-        except OSError:
-            return False
-        finally:
-            connection.close()
-        return True
+        super().__init__(
+            env,
+            log_path,
+            module=module,
+            threads=threads,
+            command_prefix=("taskset", "-c", str(SERVER_CORE)),
+            ready_status=None,
+        )
 
     def cpu_times(self) -> tuple[float, float]:
         """User and system CPU seconds the server has used so far."""
@@ -268,23 +189,6 @@ class Server:
     def peak_rss_mb(self) -> float:
         """The server's peak RSS so far."""
         return peak_rss_mb(self.pid)
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def workdir() -> Path:

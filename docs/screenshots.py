@@ -6,28 +6,23 @@ app (temporary SQLite file, fresh keys) with waitress and drives Debian's Chromi
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
-import threading
-import urllib.request
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from playwright.sync_api import Page, sync_playwright
-from waitress.server import create_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+# The rest needs the repository on sys.path (this file is run as a script from docs/).
+from tests.support.apps import build_app, create_api_key, dispose_app  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.client import bearer  # noqa: E402
+from tests.support.servers import ThreadedServer  # noqa: E402
+
 # Made-up people; the phone numbers are valid but drawn from ranges reserved for drama.
 LEADS = [
     ("Ada Lovelace", "ada@lovelace.example", "+44 20 7946 0321", "203.0.113.17"),
@@ -41,17 +36,11 @@ LEADS = [
 ]
 
 
-def post_lead(base: str, key: str, name: str, email: str, phone: str, ip: str) -> None:
+def post_lead(server: ThreadedServer, key: str, name: str, email: str, phone: str, ip: str) -> None:
     """Create one lead through the API, as a partner's backend would."""
     body = {"name": name, "email": email, "phone": phone, "ip_address": ip}
-    request = urllib.request.Request(  # noqa: S310  (a loopback http URL we built)
-        base + "/leads",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request) as response:  # noqa: S310
-        assert response.status == 201  # noqa: S101
+    answer = server.request("POST", "/leads", body, headers=bearer(key))
+    assert answer.status == 201, answer  # noqa: S101
 
 
 def shoot_form(page: Page, base: str) -> None:
@@ -88,33 +77,24 @@ def main() -> int:
     """Serve a throwaway app, fill it with made-up leads and take the screenshots."""
     os.environ["LEADAPP_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     os.environ["LEADAPP_BLIND_INDEX_KEY"] = Fernet.generate_key().decode()
-    sys.path.insert(0, str(ROOT))
-    from leadapp import create_app
-    from leadapp.extensions import db
-
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/screenshots.db"})
-        with app.app_context():
-            db.create_all()
-        output = app.test_cli_runner().invoke(args=["apikeys", "create", "screenshots"]).output
-        key = output.strip().splitlines()[-1]
-        server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        base = f"http://127.0.0.1:{server.effective_port}"
+        app = build_app(f"sqlite:///{tmp}/screenshots.db", TESTING=False)
+        key = create_api_key(app, "screenshots")
         try:
-            for lead in LEADS:
-                post_lead(base, key, *lead)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 900, "height": 760})
-                shoot_form(page, base)
-                page.set_viewport_size({"width": 1200, "height": 720})
-                shoot_admin(page, base, key)
-                browser.close()
+            with ThreadedServer(app, threads=4) as server:
+                for lead in LEADS:
+                    post_lead(server, key, *lead)
+                with sync_playwright() as playwright:
+                    browser = playwright.chromium.launch(
+                        executable_path=CHROMIUM, args=CHROMIUM_ARGS
+                    )
+                    page = browser.new_page(viewport={"width": 900, "height": 760})
+                    shoot_form(page, server.url)
+                    page.set_viewport_size({"width": 1200, "height": 720})
+                    shoot_admin(page, server.url, key)
+                    browser.close()
         finally:
-            server.close()
-            with app.app_context():
-                db.engine.dispose()
+            dispose_app(app)
     for name in ("form.png", "form-errors.png", "admin.png"):
         print(DOCS / name)
     return 0

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:leadapp:problem:"
+# Seconds a client should wait after a 503; http/ratelimit.py sets the header.
 RETRY_AFTER_UNAVAILABLE = "5"
 
 FieldErrors = Mapping[str, list[str]]
@@ -109,9 +110,6 @@ class ServiceUnavailable(Problem):
     status = 503
     title = "Service Unavailable"
     slug = "service-unavailable"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
 
 
 def problem_response(

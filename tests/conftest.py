@@ -1,24 +1,33 @@
-"""Fixtures: an app per test on each database backend, its client and runner, live servers."""
+"""Fixtures: an app per test on each database backend, its client and runner, live servers.
+
+Fixtures only: every helper they use lives in tests/support, and tests import helpers
+from there, never from this module.
+"""
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import create_engine, text
-from waitress.server import create_server
 
 from leadapp import create_app
 from leadapp.extensions import db
-from leadapp.server import waitress_settings
+from tests.support.apps import app_builder, create_api_key
+from tests.support.postgres import empty_tables
+from tests.support.redis_server import PrivateRedis, redis_server_problem
+from tests.support.servers import ThreadedServer
+from tests.support.services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    postgres_problem,
+    redis_problem,
+    require_service,
+)
 
 CONFIG_VARIABLES = (
     "LEADAPP_DATABASE_URL",
@@ -32,33 +41,6 @@ CONFIG_VARIABLES = (
     "LEADAPP_CORS_ORIGINS",
     "LEADAPP_ENV",
 )
-POSTGRES_URL = os.environ.get("LEADAPP_TEST_POSTGRES_URL", "")
-REDIS_URL = os.environ.get("LEADAPP_TEST_REDIS_URL", "")
-REQUIRE_SERVICES = os.environ.get("LEADAPP_TEST_REQUIRE_SERVICES") == "1"
-
-
-def require_service(name: str, problem: str | None) -> None:
-    """Skip (or, in CI, fail) when a real service a test needs is missing."""
-    if problem is None:
-        return
-    message = f"{name} unavailable: {problem}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (LEADAPP_TEST_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
-
-
-def postgres_problem() -> str | None:
-    """Why PostgreSQL can't be used, or None when it answers."""
-    if not POSTGRES_URL:
-        return "set LEADAPP_TEST_POSTGRES_URL"
-    try:
-        engine = create_engine(POSTGRES_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:
-        return f"{type(error).__name__} connecting to LEADAPP_TEST_POSTGRES_URL"
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -103,40 +85,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'leadapp.sqlite3'}"
     url = request.getfixturevalue("postgres_schema")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-        ]
-        if tables:
-            connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-    engine.dispose()
+    empty_tables(url)
     return url
 
 
 @pytest.fixture
 def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
     """Build apps on the test's database; keyword arguments override configuration."""
-    built: list[Flask] = []
-
-    def factory(**overrides: Any) -> Flask:
-        config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **overrides}
-        app = create_app(config)
-        with app.app_context():
-            db.create_all()
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        with app.app_context():
-            db.engine.dispose()
+    with app_builder(database_url) as builder:
+        yield builder
 
 
 @pytest.fixture
@@ -151,74 +108,11 @@ def runner(app: Flask):
     return app.test_cli_runner()
 
 
-class LiveServer:
-    """A real waitress server in a background thread, on a free loopback port."""
-
-    def __init__(self, app: Flask, threads: int = 8) -> None:
-        self.app = app  # pytest-flask reads this when a test uses `live_server`
-        self.server = create_server(app, host="127.0.0.1", port=0, **waitress_settings(threads))
-        self.port = self.server.effective_port
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.close()
-        self.thread.join(timeout=5)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        source_ip: str = "127.0.0.1",
-        headers: dict[str, str] | None = None,
-        timeout: float = 30,
-    ) -> tuple[int, dict[str, str], Any]:
-        """Send one request from a loopback address; return status, lower-cased headers, JSON."""
-        connection = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=timeout, source_address=(source_ip, 0)
-        )
-        try:
-            payload = json.dumps(body).encode() if body is not None else None
-            all_headers = {"Content-Type": "application/json", **(headers or {})}
-            connection.request(method, path, body=payload, headers=all_headers)
-            response = connection.getresponse()
-            raw = response.read()
-            data = json.loads(raw) if raw else None
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-        finally:
-            connection.close()
-
-
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[LiveServer]:
+def live_server(app: Flask) -> Iterator[ThreadedServer]:
     """The test's app served by waitress."""
-    with LiveServer(app) as server:
+    with ThreadedServer(app) as server:
         yield server
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_problem() -> str | None:
-    """Why Redis can't be used, or None when it answers."""
-    if not REDIS_URL:
-        return "set LEADAPP_TEST_REDIS_URL"
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except redis.RedisError as error:
-        return f"{type(error).__name__} connecting to LEADAPP_TEST_REDIS_URL"
-    return None
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -227,17 +121,8 @@ def ratelimit_storage(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
     require_service("Redis", redis_problem())
-    import redis
-
     redis.Redis.from_url(REDIS_URL).flushdb()
     return REDIS_URL
-
-
-def create_api_key(app: Flask, name: str = "partner") -> str:
-    """Create an API key through the CLI, as an operator would; return the printed key."""
-    result = app.test_cli_runner().invoke(args=["apikeys", "create", name])
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1]
 
 
 @pytest.fixture
@@ -246,6 +131,13 @@ def api_key(app: Flask) -> str:
     return create_api_key(app)
 
 
-def bearer(key: str) -> dict[str, str]:
-    """The Authorization header for a key."""
-    return {"Authorization": f"Bearer {key}"}
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A redis-server of the suite's own, which tests may stop (see PrivateRedis.fresh)."""
+    require_service("Redis (private redis-server)", redis_server_problem())
+    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -8,8 +8,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer, create_api_key
-from tests.factories import e164_for, lead_payload
+from tests.support.apps import create_api_key
+from tests.support.builders import e164_for, lead_payload
+from tests.support.client import bearer
 
 TOTAL = 12
 

@@ -14,16 +14,8 @@ from sqlalchemy import func, select
 from leadapp import create_app
 from leadapp.extensions import db
 from leadapp.models import Lead
-from tests.factories import e164_for, lead_payload, phone_for
-
-PROBLEM = "application/problem+json"
-
-
-def post(client: FlaskClient, body: object, *, ip: str = "203.0.113.1", **kwargs):
-    """POST a JSON body to /leads from a given client address."""
-    kwargs.setdefault("content_type", "application/json")
-    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post("/leads", data=data, environ_base={"REMOTE_ADDR": ip}, **kwargs)
+from tests.support.builders import e164_for, lead_payload, phone_for
+from tests.support.client import PROBLEM_JSON, post_lead
 
 
 def lead_count(app: Flask) -> int:
@@ -35,7 +27,7 @@ def lead_count(app: Flask) -> int:
 def assert_problem(response, status: int) -> dict:
     """The response is an RFC 9457 problem with this status; return its body."""
     assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
+    assert response.mimetype == PROBLEM_JSON
     body = response.get_json()
     assert {"type", "title", "status", "detail"} <= body.keys()
     assert body["status"] == status
@@ -44,7 +36,7 @@ def assert_problem(response, status: int) -> dict:
 
 
 def test_created(client: FlaskClient, app: Flask) -> None:
-    response = post(client, lead_payload(1, name="  Ada Lovelace ", email="Ada@Example.COM"))
+    response = post_lead(client, lead_payload(1, name="  Ada Lovelace ", email="Ada@Example.COM"))
     assert response.status_code == 201
     body = response.get_json()
     assert response.headers["Location"] == f"/leads/{body['id']}"
@@ -60,7 +52,7 @@ def test_created(client: FlaskClient, app: Flask) -> None:
 
 
 def test_created_lead_reads_back_decrypted(client: FlaskClient, app: Flask) -> None:
-    created = post(client, lead_payload(2)).get_json()
+    created = post_lead(client, lead_payload(2)).get_json()
     with app.app_context():
         lead = db.session.get(Lead, uuid.UUID(created["id"]))
         assert (lead.name, lead.email, lead.phone, lead.ip_address) == (
@@ -72,7 +64,7 @@ def test_created_lead_reads_back_decrypted(client: FlaskClient, app: Flask) -> N
 
 
 def test_ipv4_mapped_client_is_stored_as_ipv4(client: FlaskClient) -> None:
-    response = post(client, lead_payload(3), ip="::ffff:203.0.113.9")
+    response = post_lead(client, lead_payload(3), ip="::ffff:203.0.113.9")
     assert response.get_json()["ip_address"] == "203.0.113.9"
 
 
@@ -90,19 +82,20 @@ def test_duplicate_email_or_phone_is_409_naming_every_field(
     client: FlaskClient, app: Flask, second: dict, fields: list[str]
 ) -> None:
     assert (
-        post(client, lead_payload(1, email="ada@example.com"), ip="203.0.113.1").status_code == 201
+        post_lead(client, lead_payload(1, email="ada@example.com"), ip="203.0.113.1").status_code
+        == 201
     )
-    body = assert_problem(post(client, lead_payload(2, **second), ip="203.0.113.2"), 409)
+    body = assert_problem(post_lead(client, lead_payload(2, **second), ip="203.0.113.2"), 409)
     assert sorted(body["errors"]) == sorted(fields)
     assert lead_count(app) == 1
 
 
 def test_duplicate_ip_and_all_three(client: FlaskClient, app: Flask) -> None:
     first = lead_payload(1)
-    assert post(client, first, ip="203.0.113.1").status_code == 201
-    body = assert_problem(post(client, lead_payload(2), ip="203.0.113.1"), 409)
+    assert post_lead(client, first, ip="203.0.113.1").status_code == 201
+    body = assert_problem(post_lead(client, lead_payload(2), ip="203.0.113.1"), 409)
     assert list(body["errors"]) == ["ip_address"]
-    body = assert_problem(post(client, first, ip="203.0.113.1"), 409)
+    body = assert_problem(post_lead(client, first, ip="203.0.113.1"), 409)
     assert sorted(body["errors"]) == ["email", "ip_address", "phone"]
     # The problem never shows the other person's data.
     assert first["name"] not in json.dumps(body)
@@ -111,14 +104,16 @@ def test_duplicate_ip_and_all_three(client: FlaskClient, app: Flask) -> None:
 
 def test_plus_tags_and_dots_are_different_addresses(client: FlaskClient) -> None:
     assert (
-        post(client, lead_payload(1, email="ann@example.com"), ip="203.0.113.1").status_code == 201
-    )
-    assert (
-        post(client, lead_payload(2, email="ann+x@example.com"), ip="203.0.113.2").status_code
+        post_lead(client, lead_payload(1, email="ann@example.com"), ip="203.0.113.1").status_code
         == 201
     )
     assert (
-        post(client, lead_payload(3, email="a.nn@example.com"), ip="203.0.113.3").status_code == 201
+        post_lead(client, lead_payload(2, email="ann+x@example.com"), ip="203.0.113.2").status_code
+        == 201
+    )
+    assert (
+        post_lead(client, lead_payload(3, email="a.nn@example.com"), ip="203.0.113.3").status_code
+        == 201
     )
 
 
@@ -147,7 +142,7 @@ def test_plus_tags_and_dots_are_different_addresses(client: FlaskClient) -> None
 def test_validation_is_422_naming_every_field(
     client: FlaskClient, app: Flask, body: dict, fields: list[str]
 ) -> None:
-    problem = assert_problem(post(client, body), 422)
+    problem = assert_problem(post_lead(client, body), 422)
     assert sorted(problem["errors"]) == fields
     for messages in problem["errors"].values():
         assert messages and all(isinstance(m, str) and m for m in messages)
@@ -156,7 +151,7 @@ def test_validation_is_422_naming_every_field(
 
 def test_default_region_reads_national_numbers(make_app) -> None:
     app = make_app(LEADAPP_DEFAULT_REGION="GB")
-    response = post(app.test_client(), lead_payload(1, phone="020 7946 0958"))
+    response = post_lead(app.test_client(), lead_payload(1, phone="020 7946 0958"))
     assert response.status_code == 201
     assert response.get_json()["phone"] == "+442079460958"
 
@@ -177,7 +172,7 @@ def test_default_region_reads_national_numbers(make_app) -> None:
     ],
 )
 def test_malformed_body_is_400(client: FlaskClient, app: Flask, raw: bytes) -> None:
-    assert_problem(post(client, raw), 400)
+    assert_problem(post_lead(client, raw), 400)
     assert lead_count(app) == 0
 
 
@@ -188,39 +183,40 @@ def test_non_json_content_type_is_415(client: FlaskClient, content_type: str | N
 
 
 def test_json_with_charset_is_accepted(client: FlaskClient) -> None:
-    response = post(client, lead_payload(1), content_type="application/json; charset=utf-8")
+    response = post_lead(client, lead_payload(1), content_type="application/json; charset=utf-8")
     assert response.status_code == 201
 
 
 def test_body_over_16_kib_is_413(client: FlaskClient, app: Flask) -> None:
     body = json.dumps(lead_payload(1, name="x" * (17 * 1024)))
-    assert_problem(post(client, body), 413)
+    assert_problem(post_lead(client, body), 413)
     assert lead_count(app) == 0
 
 
 def test_ip_address_without_api_key_is_403(client: FlaskClient, app: Flask) -> None:
-    assert_problem(post(client, lead_payload(1, ip_address="198.51.100.7")), 403)
+    assert_problem(post_lead(client, lead_payload(1, ip_address="198.51.100.7")), 403)
     assert lead_count(app) == 0
 
 
 def test_sixth_anonymous_post_in_a_minute_is_429(client: FlaskClient) -> None:
-    statuses = [post(client, lead_payload(n), ip="203.0.113.50").status_code for n in range(6)]
+    statuses = [post_lead(client, lead_payload(n), ip="203.0.113.50").status_code for n in range(6)]
     # The first is created, the next four are duplicates of its IP: they count too.
     assert statuses == [201, 409, 409, 409, 409, 429]
-    response = post(client, lead_payload(99), ip="203.0.113.50")
+    response = post_lead(client, lead_payload(99), ip="203.0.113.50")
     body = assert_problem(response, 429)
     assert int(response.headers["Retry-After"]) > 0
     assert body["detail"]
     # Another client is not affected.
-    assert post(client, lead_payload(100), ip="203.0.113.51").status_code == 201
+    assert post_lead(client, lead_payload(100), ip="203.0.113.51").status_code == 201
 
 
 def test_ipv6_clients_are_limited_per_64(client: FlaskClient) -> None:
     statuses = [
-        post(client, lead_payload(n), ip=f"2001:db8:1:2::{n + 1:x}").status_code for n in range(6)
+        post_lead(client, lead_payload(n), ip=f"2001:db8:1:2::{n + 1:x}").status_code
+        for n in range(6)
     ]
     assert statuses == [201] * 5 + [429]
-    assert post(client, lead_payload(50), ip="2001:db8:1:3::1").status_code == 201
+    assert post_lead(client, lead_payload(50), ip="2001:db8:1:3::1").status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -258,7 +254,7 @@ def test_unexpected_error_is_generic_500_with_request_id(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(leads, "create_lead", explode)
-    response = post(client, lead_payload(1), headers={"X-Request-ID": "req-500"})
+    response = post_lead(client, lead_payload(1), headers={"X-Request-ID": "req-500"})
     body = assert_problem(response, 500)
     assert "req-500" in body["detail"]
     assert "secret internals" not in response.get_data(as_text=True)
@@ -267,7 +263,7 @@ def test_unexpected_error_is_generic_500_with_request_id(
 
 def test_database_unavailable_is_503(tmp_path) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing-dir/db.sqlite3"})
-    response = post(app.test_client(), lead_payload(1))
+    response = post_lead(app.test_client(), lead_payload(1))
     body = assert_problem(response, 503)
     assert response.headers["Retry-After"]
     assert "sqlite" not in body["detail"].lower()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -12,19 +11,9 @@ from sqlalchemy import select
 
 from leadapp.extensions import db
 from leadapp.models import ApiKey
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
-
-
-def post(client: FlaskClient, body: dict, headers: dict | None = None, ip: str = "203.0.113.1"):
-    """POST /leads as JSON from an address."""
-    return client.post(
-        "/leads",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers=headers or {},
-        environ_base={"REMOTE_ADDR": ip},
-    )
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
 
 
 def test_create_prints_the_key_once_alone_on_the_last_line(app: Flask) -> None:
@@ -62,15 +51,17 @@ def test_revoke_unknown_name_is_an_error(app: Flask) -> None:
 
 
 def test_key_lets_a_partner_send_the_visitor_ip(client: FlaskClient, api_key: str) -> None:
-    response = post(client, lead_payload(1, ip_address="::ffff:198.51.100.7"), bearer(api_key))
+    response = post_lead(
+        client, lead_payload(1, ip_address="::ffff:198.51.100.7"), headers=bearer(api_key)
+    )
     assert response.status_code == 201
     assert response.get_json()["ip_address"] == "198.51.100.7"
     # The visitor's IP, not the partner server's, is the one deduplicated.
-    second = post(client, lead_payload(2, ip_address="198.51.100.7"), bearer(api_key))
+    second = post_lead(client, lead_payload(2, ip_address="198.51.100.7"), headers=bearer(api_key))
     assert second.status_code == 409 and list(second.get_json()["errors"]) == ["ip_address"]
     # A partner may leave it out; then no IP is recorded and many leads can come from it.
     for n in (3, 4):
-        response = post(client, lead_payload(n), bearer(api_key))
+        response = post_lead(client, lead_payload(n), headers=bearer(api_key))
         assert response.status_code == 201 and response.get_json()["ip_address"] is None
 
 
@@ -81,7 +72,7 @@ def test_key_lets_a_partner_send_the_visitor_ip(client: FlaskClient, api_key: st
 def test_bad_authorization_is_401_never_anonymous(
     client: FlaskClient, app: Flask, header: str
 ) -> None:
-    response = post(client, lead_payload(1), {"Authorization": header})
+    response = post_lead(client, lead_payload(1), headers={"Authorization": header})
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -91,12 +82,17 @@ def test_revoked_key_is_refused_within_the_cache_period(make_app) -> None:
     app = make_app(LEADAPP_CACHE_SECONDS=0.5)
     client = app.test_client()
     key = create_api_key(app, "acme")
-    assert post(client, lead_payload(1, ip_address="198.51.100.1"), bearer(key)).status_code == 201
+    assert (
+        post_lead(
+            client, lead_payload(1, ip_address="198.51.100.1"), headers=bearer(key)
+        ).status_code
+        == 201
+    )
     assert app.test_cli_runner().invoke(args=["apikeys", "revoke", "acme"]).exit_code == 0
     deadline = time.monotonic() + 2
     status = None
     while time.monotonic() < deadline:
-        status = post(client, lead_payload(2), bearer(key)).status_code
+        status = post_lead(client, lead_payload(2), headers=bearer(key)).status_code
         if status == 401:
             break
         time.sleep(0.05)
@@ -111,8 +107,10 @@ def test_integration_limit_is_per_key(make_app, ratelimit_storage: str) -> None:
     )
     client = app.test_client()
     first, second = create_api_key(app, "one"), create_api_key(app, "two")
-    statuses = [post(client, lead_payload(n), bearer(first)).status_code for n in range(4)]
+    statuses = [
+        post_lead(client, lead_payload(n), headers=bearer(first)).status_code for n in range(4)
+    ]
     assert statuses == [201, 201, 201, 429]
-    assert post(client, lead_payload(10), bearer(second)).status_code == 201
+    assert post_lead(client, lead_payload(10), headers=bearer(second)).status_code == 201
     # Anonymous callers from the partner's address have their own budget.
-    assert post(client, lead_payload(11)).status_code == 201
+    assert post_lead(client, lead_payload(11)).status_code == 201

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
 
-from leadapp import create_app
 from leadapp.extensions import db
+from tests.support.apps import build_app
+from tests.support.client import post_lead
 
 DISTINCTIVE = [
     {
@@ -60,20 +60,13 @@ def create_distinctive_leads(app: Flask) -> None:
     client = app.test_client()
     for lead in DISTINCTIVE:
         body = {key: lead[key] for key in ("name", "email", "phone")}
-        response = client.post(
-            "/leads",
-            data=json.dumps(body),
-            content_type="application/json",
-            environ_base={"REMOTE_ADDR": lead["ip"]},
-        )
+        response = post_lead(client, body, ip=lead["ip"])
         assert response.status_code == 201, response.get_json()
 
 
 def test_sqlite_file_and_wal_hold_no_plaintext(tmp_path: Path) -> None:
     path = tmp_path / "at-rest.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
-    with app.app_context():
-        db.create_all()
+    app = build_app(f"sqlite:///{path}", TESTING=False)
     create_distinctive_leads(app)
     files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     assert path.with_name(path.name + "-wal").exists(), "WAL mode should be on"

@@ -10,7 +10,9 @@ import pytest
 from bench import fill, profile, reads
 from bench.ceiling import create_ceiling_app
 from bench.wrk import STRIDE, run_wrk
-from tests.conftest import LiveServer, bearer, create_api_key
+from tests.support.apps import create_api_key
+from tests.support.client import bearer
+from tests.support.servers import ThreadedServer
 
 
 def test_ceiling_parses_the_body_and_answers_201() -> None:
@@ -26,7 +28,7 @@ def test_ceiling_parses_the_body_and_answers_201() -> None:
 def test_wrk_script_sends_distinct_valid_leads_from_every_thread(make_app) -> None:
     app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
     key = create_api_key(app)
-    with LiveServer(app, threads=2) as server:
+    with ThreadedServer(app, threads=2) as server:
         result = run_wrk(
             f"http://127.0.0.1:{server.port}",
             api_key=key,

@@ -9,10 +9,11 @@ import pytest
 from flask import Flask
 
 from leadapp.services.blocklist import BlocklistError, parse_network
-from tests.conftest import LiveServer
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import flask_command, wait_until
+from tests.support.builders import lead_payload
+from tests.support.deployment import served
+from tests.support.processes import flask_command
+from tests.support.servers import ThreadedServer
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -112,19 +113,19 @@ def test_a_cli_change_reaches_a_running_server_within_the_promised_delay(make_ap
     cli_app = make_app()  # the CLI is another process with its own app, on the same database
     promised = server_app.config["LEADAPP_CACHE_SECONDS"]
     assert promised == 5.0
-    with LiveServer(server_app) as server:
-        assert server.request("GET", "/healthz", source_ip="127.0.0.3")[0] == 200  # cache warm
+    with ThreadedServer(server_app) as server:
+        assert server.request("GET", "/healthz", source_ip="127.0.0.3").status == 200  # cache warm
         result = cli_app.test_cli_runner().invoke(args=["blocklist", "add", "127.0.0.3"])
         assert result.exit_code == 0
         added = time.monotonic()
         while time.monotonic() - added < promised + 2:
-            if server.request("GET", "/healthz", source_ip="127.0.0.3")[0] == 403:
+            if server.request("GET", "/healthz", source_ip="127.0.0.3").status == 403:
                 break
             time.sleep(0.1)
         delay = time.monotonic() - added
-        assert server.request("GET", "/healthz", source_ip="127.0.0.3")[0] == 403
+        assert server.request("GET", "/healthz", source_ip="127.0.0.3").status == 403
         assert delay <= promised + 0.5
-        assert server.request("GET", "/healthz", source_ip="127.0.0.4")[0] == 200
+        assert server.request("GET", "/healthz", source_ip="127.0.0.4").status == 200
 
 
 # --- the real server (`python -m leadapp.server`, as `make run` serves it) ----------------

@@ -14,19 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from leadapp import create_app
-from leadapp.extensions import db
-from tests.conftest import LiveServer, require_service
-from tests.factories import e164_for, lead_payload, phone_for
+from tests.support.apps import build_app, create_api_key, dispose_app, revoke_api_key
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.builders import e164_for, lead_payload, phone_for
+from tests.support.client import bearer
+from tests.support.servers import ThreadedServer
+from tests.support.services import require_service
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TIMEOUT_MS = 10_000
 # The browser logs every 4xx/5xx answer as a console error; on the API those are expected
 # (the page shows them), anywhere else (a missing script, stylesheet or icon) they are not.
@@ -63,23 +57,20 @@ class Site:
     """A LeadApp served by waitress on loopback, and how to reach it."""
 
     app: Flask
-    server: LiveServer
+    server: ThreadedServer
 
     @property
     def url(self) -> str:
         """The base URL."""
-        return f"http://127.0.0.1:{self.server.port}"
+        return self.server.url
 
     def api_key(self, name: str = "browser-test") -> str:
-        """Create an API key through the CLI, as an operator does; the key is the last line."""
-        result = self.app.test_cli_runner().invoke(args=["apikeys", "create", name])
-        assert result.exit_code == 0, result.output
-        return result.output.strip().splitlines()[-1]
+        """Create an API key through the CLI, as an operator does."""
+        return create_api_key(self.app, name)
 
     def revoke(self, name: str) -> None:
         """Revoke an API key through the CLI."""
-        result = self.app.test_cli_runner().invoke(args=["apikeys", "revoke", name])
-        assert result.exit_code == 0, result.output
+        revoke_api_key(self.app, name)
 
     def add_lead(self, n: int, key: str | None = None, **overrides: Any) -> dict[str, Any]:
         """Create lead number n: with a key from its own IP address, else from 127.0.0.2."""
@@ -87,19 +78,14 @@ class Site:
         headers = {}
         if key is not None:
             body.setdefault("ip_address", f"198.51.100.{n % 250 + 1}" if n < 250 else None)
-            headers["Authorization"] = f"Bearer {key}"
-        status, _, created = self.server.request(
-            "POST", "/leads", body, headers=headers, source_ip="127.0.0.2"
-        )
-        assert status == 201, created
-        return created
+            headers = bearer(key)
+        answer = self.server.request("POST", "/leads", body, headers=headers, source_ip="127.0.0.2")
+        assert answer.status == 201, answer.body
+        return answer.body
 
     def lead_status(self, key: str, lead_id: str) -> int:
         """GET /leads/<id> with a key: 200 or 404."""
-        status, _, _ = self.server.request(
-            "GET", f"/leads/{lead_id}", headers={"Authorization": f"Bearer {key}"}
-        )
-        return status
+        return self.server.request("GET", f"/leads/{lead_id}", headers=bearer(key)).status
 
 
 @pytest.fixture
@@ -111,25 +97,12 @@ def make_site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
         def factory(**overrides: Any) -> Site:
             nonlocal count
             count += 1
-            config = {
-                "TESTING": True,
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/browser-{count}.db",
-                **overrides,
-            }
-            app = create_app(config)
-            with app.app_context():
-                db.create_all()
-            stack.callback(lambda: _dispose(app))
-            server = stack.enter_context(LiveServer(app, threads=4))
+            app = build_app(f"sqlite:///{tmp_path}/browser-{count}.db", **overrides)
+            stack.callback(dispose_app, app)
+            server = stack.enter_context(ThreadedServer(app, threads=4))
             return Site(app, server)
 
         yield factory
-
-
-def _dispose(app: Flask) -> None:
-    """Close an app's database connections."""
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -308,9 +281,10 @@ def test_empty_fields_are_caught_before_anything_is_sent(site: Site, open_page) 
 
 
 def test_rate_limit_is_explained_at_the_top(make_site, open_page) -> None:
-    site = make_site(LEADAPP_RATELIMIT_LEADS="1 per minute")
+    site = make_site(LEADAPP_RATELIMIT_LEADS="1 per minute", RATELIMIT_STRATEGY="moving-window")
+    # A moving window: a fixed one could roll over between the two attempts.
     # The browser connects from 127.0.0.1 too: this spends its one attempt.
-    status, _, _ = site.server.request("POST", "/leads", lead_payload(1, phone="bad"))
+    status = site.server.request("POST", "/leads", lead_payload(1, phone="bad")).status
     assert status == 422
     page = open_page(site.url + "/")
     fill_form(page, "Ada Lovelace", "ada@example.com", phone_for(4))

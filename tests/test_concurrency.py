@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from leadapp.extensions import db
 from leadapp.models import Lead
-from tests.conftest import LiveServer
-from tests.factories import lead_payload
+from tests.support.builders import lead_payload
+from tests.support.servers import ThreadedServer
 
 PARALLEL = 40
 
 
-def fire(server: LiveServer, requests: list[tuple[dict, str]]) -> Counter:
+def fire(server: ThreadedServer, requests: list[tuple[dict, str]]) -> Counter:
     """Send every (body, source ip) at once; count the statuses."""
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         results = list(
@@ -25,11 +25,11 @@ def fire(server: LiveServer, requests: list[tuple[dict, str]]) -> Counter:
                 lambda item: server.request("POST", "/leads", item[0], source_ip=item[1]), requests
             )
         )
-    for status, headers, body in results:
-        assert "x-request-id" in headers
-        if status == 409:
-            assert body["errors"], body
-    return Counter(status for status, _, _ in results)
+    for answer in results:
+        assert "x-request-id" in answer.headers
+        if answer.status == 409:
+            assert answer.body["errors"], answer.body
+    return Counter(answer.status for answer in results)
 
 
 def stored(app: Flask) -> int:
@@ -57,7 +57,7 @@ def test_parallel_conflicting_leads_create_exactly_one(race_app: Flask, conflict
         else:
             source_ip = "127.0.0.99"
         requests.append((body, source_ip))
-    with LiveServer(race_app, threads=8) as server:
+    with ThreadedServer(race_app, threads=8) as server:
         statuses = fire(server, requests)
     assert statuses == Counter({201: 1, 409: PARALLEL - 1})
     assert stored(race_app) == 1
@@ -65,7 +65,7 @@ def test_parallel_conflicting_leads_create_exactly_one(race_app: Flask, conflict
 
 def test_parallel_distinct_leads_are_all_created(race_app: Flask) -> None:
     requests = [(lead_payload(2000 + n), f"127.0.1.{n + 2}") for n in range(PARALLEL)]
-    with LiveServer(race_app, threads=8) as server:
+    with ThreadedServer(race_app, threads=8) as server:
         statuses = fire(server, requests)
     assert statuses == Counter({201: PARALLEL})
     assert stored(race_app) == PARALLEL

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import REDIS_URL, bearer, create_api_key, redis_problem, require_service
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import flask_command
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
+from tests.support.deployment import served
+from tests.support.processes import flask_command
+from tests.support.services import REDIS_URL, redis_problem, require_service
 
 KEYLESS_PATHS = [
     "/healthz",

@@ -12,7 +12,7 @@ from leadapp.services import apikeys
 from leadapp.services.apikeys import ApiKeyIdentity, hash_key
 from leadapp.services.caches import APIKEY_CACHE, BLOCKLIST_CACHE
 from leadapp.ttlcache import TTLCache
-from tests.processes import black_hole
+from tests.support.waiting import black_hole
 
 TTL = 0.2
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.processes import REPO_ROOT
+from tests.support.processes import REPO_ROOT
 
 
 def without_keys() -> dict[str, str]:

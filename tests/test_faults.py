@@ -23,26 +23,21 @@ import pytest
 from leadapp import create_app
 from leadapp.config import POSTGRES_CONNECT_TIMEOUT_SECONDS, engine_options
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
-from tests.conftest import require_service
-from tests.factories import lead_payload
-from tests.processes import (
-    Answer,
+from tests.support.builders import lead_payload
+from tests.support.client import Answer
+from tests.support.load import LoadGenerator
+from tests.support.postgres import PrivatePostgres, private_postgres_problem
+from tests.support.processes import bound_by_file_permissions, flask_command
+from tests.support.redis_server import PrivateRedis
+from tests.support.servers import (
     LeadAppServer,
-    LoadGenerator,
-    PrivatePostgres,
-    PrivateRedis,
-    black_hole,
-    bound_by_file_permissions,
-    by_id,
-    flask_command,
     leadapp_environment,
     leadapp_servers,
-    private_postgres_problem,
-    read_leads,
-    redis_server_problem,
     unhandled_errors,
-    wait_until,
 )
+from tests.support.services import require_service
+from tests.support.stored import CREATED_FIELDS, by_id, read_leads
+from tests.support.waiting import black_hole, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -80,26 +75,10 @@ def postgres_url(private_postgres: PrivatePostgres) -> str:
     return private_postgres.create_database(template=private_postgres.template)
 
 
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
-    """A redis-server of this module's own."""
-    require_service("Redis (private redis-server)", redis_server_problem())
-    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def redis_url(private_redis: PrivateRedis) -> str:
     """The private Redis, running and empty."""
-    if not private_redis.running():
-        private_redis.start()
-    with private_redis.client() as client:
-        client.flushall()
-    return private_redis.url()
+    return private_redis.fresh()
 
 
 @pytest.fixture
@@ -108,6 +87,20 @@ def server_logs(tmp_path: Path) -> Iterator[list[LeadAppServer]]:
     servers: list[LeadAppServer] = []
     yield servers
     assert unhandled_errors(servers) == []
+
+
+@pytest.fixture
+def postgres_servers(
+    postgres_url: str,
+    test_keys: dict[str, str],
+    tmp_path: Path,
+    server_logs: list[LeadAppServer],
+) -> Iterator[list[LeadAppServer]]:
+    """Two server processes on a fresh database of the private cluster, limits out of the way."""
+    env = leadapp_environment(test_keys, postgres_url, LEADAPP_RATELIMIT_LEADS="1000 per minute")
+    with leadapp_servers(2, env, tmp_path) as servers:
+        server_logs.extend(servers)
+        yield servers
 
 
 def assert_unavailable(answer: Answer) -> None:
@@ -121,7 +114,7 @@ def assert_unavailable(answer: Answer) -> None:
 def created(answer: Answer) -> dict[str, Any]:
     """The lead a 201 answer describes, as read_leads/by_id report it."""
     assert answer.status == 201, answer
-    return {key: answer.body[key] for key in ("id", "name", "email", "phone", "ip_address")}
+    return {key: answer.body[key] for key in CREATED_FIELDS}
 
 
 # --- Retry-After on a 503 -------------------------------------------------------------
@@ -152,50 +145,45 @@ def test_postgres_outage_is_503_and_the_same_processes_recover(
     private_postgres: PrivatePostgres,
     postgres_url: str,
     test_keys: dict[str, str],
-    tmp_path: Path,
-    server_logs: list[LeadAppServer],
+    postgres_servers: list[LeadAppServer],
 ) -> None:
-    env = leadapp_environment(test_keys, postgres_url, LEADAPP_RATELIMIT_LEADS="1000 per minute")
-    with leadapp_servers(2, env, tmp_path) as servers:
-        server_logs.extend(servers)
-        pids = [server.pid for server in servers]
-        accepted = [
-            created(
-                servers[n % 2].request(
-                    "POST", "/leads", lead_payload(100 + n), source_ip=f"127.3.0.{n + 1}"
-                )
+    servers = postgres_servers
+    pids = [server.pid for server in servers]
+    accepted = [
+        created(
+            servers[n % 2].request(
+                "POST", "/leads", lead_payload(100 + n), source_ip=f"127.3.0.{n + 1}"
             )
-            for n in range(10)
-        ]
+        )
+        for n in range(10)
+    ]
 
-        private_postgres.stop("immediate")  # a crash: no shutdown checkpoint
-        for n, server in enumerate(servers):
-            assert_unavailable(
+    private_postgres.stop("immediate")  # a crash: no shutdown checkpoint
+    for n, server in enumerate(servers):
+        assert_unavailable(
+            server.request("POST", "/leads", lead_payload(200 + n), source_ip=f"127.3.1.{n + 1}")
+        )
+        ready = server.request("GET", "/readyz")
+        assert_unavailable(ready)
+        assert "database" in ready.body["detail"]
+        assert server.request("GET", "/healthz").status == 200
+
+    private_postgres.start()
+    for n, server in enumerate(servers):
+        answer = wait_until(
+            lambda server=server, n=n: _created_or_none(
                 server.request(
-                    "POST", "/leads", lead_payload(200 + n), source_ip=f"127.3.1.{n + 1}"
+                    "POST", "/leads", lead_payload(300 + n), source_ip=f"127.3.2.{n + 1}"
                 )
-            )
-            ready = server.request("GET", "/readyz")
-            assert_unavailable(ready)
-            assert "database" in ready.body["detail"]
-            assert server.request("GET", "/healthz").status == 200
-
-        private_postgres.start()
-        for n, server in enumerate(servers):
-            answer = wait_until(
-                lambda server=server, n=n: _created_or_none(
-                    server.request(
-                        "POST", "/leads", lead_payload(300 + n), source_ip=f"127.3.2.{n + 1}"
-                    )
-                ),
-                timeout=RECOVERY_SECONDS,
-                interval=0.2,
-                what="the server to accept leads again",
-            )
-            accepted.append(answer)
-            assert server.request("GET", "/readyz").status == 200
-        assert [server.pid for server in servers] == pids
-        assert all(server.alive() for server in servers)
+            ),
+            timeout=RECOVERY_SECONDS,
+            interval=0.2,
+            what="the server to accept leads again",
+        )
+        accepted.append(answer)
+        assert server.request("GET", "/readyz").status == 200
+    assert [server.pid for server in servers] == pids
+    assert all(server.alive() for server in servers)
 
     assert by_id(read_leads(postgres_url, test_keys)) == {lead["id"]: lead for lead in accepted}
 
@@ -239,23 +227,19 @@ def test_postgres_crash_under_load_keeps_every_accepted_lead_whole(
     private_postgres: PrivatePostgres,
     postgres_url: str,
     test_keys: dict[str, str],
-    tmp_path: Path,
-    server_logs: list[LeadAppServer],
+    postgres_servers: list[LeadAppServer],
 ) -> None:
-    env = leadapp_environment(test_keys, postgres_url, LEADAPP_RATELIMIT_LEADS="1000 per minute")
-    with leadapp_servers(2, env, tmp_path) as servers:
-        server_logs.extend(servers)
-        with LoadGenerator(servers, lambda n: lead_payload(10_000 + n), workers=6) as load:
-            wait_until(lambda: load.count(201) >= 20, timeout=30, what="leads before the crash")
-            private_postgres.stop("immediate")
-            wait_until(lambda: load.count(503) >= 10, timeout=30, what="503s during the outage")
-            before_restart = load.count(201)
-            private_postgres.start()
-            wait_until(
-                lambda: load.count(201) >= before_restart + 20,
-                timeout=RECOVERY_SECONDS,
-                what="leads after the restart",
-            )
+    with LoadGenerator(postgres_servers, lambda n: lead_payload(10_000 + n), workers=6) as load:
+        wait_until(lambda: load.count(201) >= 20, timeout=30, what="leads before the crash")
+        private_postgres.stop("immediate")
+        wait_until(lambda: load.count(503) >= 10, timeout=30, what="503s during the outage")
+        before_restart = load.count(201)
+        private_postgres.start()
+        wait_until(
+            lambda: load.count(201) >= before_restart + 20,
+            timeout=RECOVERY_SECONDS,
+            what="leads after the restart",
+        )
 
     statuses = load.statuses()
     assert set(statuses) <= {201, 503}, sorted(set(map(str, statuses)))
@@ -281,21 +265,19 @@ def test_postgres_crash_under_load_keeps_every_accepted_lead_whole(
 
 
 def test_a_killed_process_loses_nothing_and_the_other_keeps_serving(
-    postgres_url: str, test_keys: dict[str, str], tmp_path: Path, server_logs: list[LeadAppServer]
+    postgres_url: str, test_keys: dict[str, str], postgres_servers: list[LeadAppServer]
 ) -> None:
-    env = leadapp_environment(test_keys, postgres_url, LEADAPP_RATELIMIT_LEADS="1000 per minute")
-    with leadapp_servers(2, env, tmp_path) as servers:
-        server_logs.extend(servers)
-        with LoadGenerator(servers, lambda n: lead_payload(20_000 + n), workers=6) as load:
-            wait_until(lambda: load.count(201) >= 20, timeout=30, what="leads before the kill")
-            servers[0].kill()
-            after_kill = load.count(201)
-            wait_until(
-                lambda: load.count(201) >= after_kill + 20,
-                timeout=RECOVERY_SECONDS,
-                what="the surviving process to keep creating leads",
-            )
-        assert servers[1].alive()
+    servers = postgres_servers
+    with LoadGenerator(servers, lambda n: lead_payload(20_000 + n), workers=6) as load:
+        wait_until(lambda: load.count(201) >= 20, timeout=30, what="leads before the kill")
+        servers[0].kill()
+        after_kill = load.count(201)
+        wait_until(
+            lambda: load.count(201) >= after_kill + 20,
+            timeout=RECOVERY_SECONDS,
+            what="the surviving process to keep creating leads",
+        )
+    assert servers[1].alive()
 
     accepted = {}
     for _, _, answer in load.answers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.factories import lead_payload
+from tests.support.builders import lead_payload
 
 ALLOWED = "https://landing.example"
 
@@ -80,7 +80,7 @@ def test_admin_endpoints_are_never_cors_enabled(cors_app: Flask) -> None:
 def test_waitress_bounds_the_body_too(live_server) -> None:
     """Bodies past the app's 16 KiB are the app's 413 problem; waitress caps buffering."""
     big = lead_payload(1, name="x" * (20 * 1024))
-    status, headers, body = live_server.request("POST", "/leads", big)
-    assert status == 413
-    assert headers["content-type"] == "application/problem+json"
-    assert body["status"] == 413
+    answer = live_server.request("POST", "/leads", big)
+    assert answer.status == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.body["status"] == 413

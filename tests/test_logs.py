@@ -8,7 +8,8 @@ import logging
 import pytest
 from flask import Flask
 
-from tests.conftest import bearer, create_api_key
+from tests.support.apps import create_api_key
+from tests.support.client import bearer
 
 DISTINCT = {
     "name": "Quillon Marchbanks",

@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import POSTGRES_URL, postgres_problem, require_service
-from tests.factories import lead_payload
-from tests.processes import (
-    Answer,
+from tests.support.builders import lead_payload
+from tests.support.client import Answer
+from tests.support.postgres import empty_tables
+from tests.support.processes import flask_command
+from tests.support.redis_server import PrivateRedis
+from tests.support.servers import (
     LeadAppServer,
-    PrivateRedis,
-    flask_command,
     leadapp_environment,
     leadapp_servers,
-    read_leads,
-    redis_server_problem,
     unhandled_errors,
-    wait_until,
 )
+from tests.support.services import POSTGRES_URL, postgres_problem, require_service
+from tests.support.stored import read_leads
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -65,35 +65,11 @@ def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
-    """A redis-server of this run's own, shared by every process a test starts."""
-    require_service("Redis (redis-server)", redis_server_problem())
-    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def shared_services(schema_url: str, redis_server: PrivateRedis) -> tuple[str, str]:
+def shared_services(schema_url: str, private_redis: PrivateRedis) -> tuple[str, str]:
     """The PostgreSQL schema (emptied) and Redis (flushed) every process shares."""
-    engine = create_engine(schema_url)
-    with engine.begin() as connection:
-        tables = connection.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-                "AND tablename <> 'alembic_version'"
-            ),
-            {"schema": SCHEMA},
-        ).scalars()
-        connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-    engine.dispose()
-    with redis_server.client() as client:
-        client.flushall()
-    return schema_url, redis_server.url()
+    empty_tables(schema_url, SCHEMA)
+    return schema_url, private_redis.fresh()
 
 
 @pytest.fixture

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, require_service
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import REPO_ROOT, Answer, LeadAppServer, http_request, wait_until
+from tests.support.builders import lead_payload
+from tests.support.client import Answer, http_request
+from tests.support.deployment import served
+from tests.support.processes import REPO_ROOT
+from tests.support.servers import LeadAppServer
+from tests.support.services import require_service
+from tests.support.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from flask import Flask
 from openapi_spec_validator import validate
 
-from tests.conftest import LiveServer, create_api_key
+from tests.support.apps import create_api_key
+from tests.support.servers import ThreadedServer
 
 # Schema-valid is not always acceptable: phone validity (numbering plans) and full email
 # syntax can't be expressed in JSON Schema, so schemathesis's positive-data check would
@@ -47,7 +48,7 @@ def test_schemathesis_finds_no_5xx_and_no_contradiction(make_app, tmp_path: Path
         LEADAPP_RATELIMIT_INTEGRATIONS="100000 per minute",
     )
     key = create_api_key(app, "schemathesis")
-    with LiveServer(app) as server:
+    with ThreadedServer(app) as server:
         result = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),

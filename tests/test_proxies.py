@@ -10,54 +10,66 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import flask_command, wait_until
+from tests.support.builders import lead_payload
+from tests.support.client import post_lead
+from tests.support.deployment import served
+from tests.support.processes import flask_command
+from tests.support.waiting import wait_until
 
 
-def post(app: Flask, n: int, remote: str, forwarded: str | None):
-    """POST a lead from `remote`, optionally claiming another address in X-Forwarded-For."""
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    return app.test_client().post(
-        "/leads", json=lead_payload(n), headers=headers, environ_base={"REMOTE_ADDR": remote}
-    )
+def forwarded_for(address: str) -> dict[str, str]:
+    """An X-Forwarded-For header claiming `address` (a spoof, or a trusted proxy's report)."""
+    return {"X-Forwarded-For": address}
 
 
 def test_spoofed_header_changes_nothing_by_default(make_app) -> None:
     app = make_app(LEADAPP_CACHE_SECONDS=0)
-    first = post(app, 1, "203.0.113.1", "198.51.100.1")
+    ip = "203.0.113.1"
+    first = post_lead(app, lead_payload(1), ip=ip, headers=forwarded_for("198.51.100.1"))
     assert first.status_code == 201
     assert first.get_json()["ip_address"] == "203.0.113.1"
     # A new spoofed address does not escape the one-lead-per-IP rule...
-    assert post(app, 2, "203.0.113.1", "198.51.100.2").status_code == 409
+    second = post_lead(app, lead_payload(2), ip=ip, headers=forwarded_for("198.51.100.2"))
+    assert second.status_code == 409
     # ...nor the rate limit (3 more attempts + 1 = the sixth)...
-    statuses = [post(app, n, "203.0.113.1", f"198.51.100.{n}").status_code for n in range(3, 7)]
+    statuses = [
+        post_lead(app, lead_payload(n), ip=ip, headers=forwarded_for(f"198.51.100.{n}")).status_code
+        for n in range(3, 7)
+    ]
     assert statuses == [409, 409, 409, 429]
     # ...nor the blocklist.
     app.test_cli_runner().invoke(args=["blocklist", "add", "203.0.113.9"])
-    assert post(app, 9, "203.0.113.9", "198.51.100.9").status_code == 403
+    blocked = post_lead(
+        app, lead_payload(9), ip="203.0.113.9", headers=forwarded_for("198.51.100.9")
+    )
+    assert blocked.status_code == 403
 
 
 def test_one_trusted_proxy_uses_the_address_it_appended(make_app) -> None:
     proxied = make_app(LEADAPP_TRUSTED_PROXIES=1, LEADAPP_TRUSTED_PROXY_NETWORKS=["10.0.0.0/8"])
     # The client tried to spoof 6.6.6.6; the proxy appended the real address last.
-    response = post(proxied, 1, "10.0.0.2", "6.6.6.6, 198.51.100.23")
+    response = post_lead(
+        proxied, lead_payload(1), ip="10.0.0.2", headers=forwarded_for("6.6.6.6, 198.51.100.23")
+    )
     assert response.status_code == 201
     assert response.get_json()["ip_address"] == "198.51.100.23"
 
 
 def test_a_peer_outside_the_trusted_networks_is_its_own_address(make_app) -> None:
     proxied = make_app(LEADAPP_TRUSTED_PROXIES=1)  # default networks: loopback only
-    response = post(proxied, 1, "203.0.113.50", "198.51.100.24")
+    response = post_lead(
+        proxied, lead_payload(1), ip="203.0.113.50", headers=forwarded_for("198.51.100.24")
+    )
     assert response.status_code == 201
     assert response.get_json()["ip_address"] == "203.0.113.50"
 
 
 def test_a_trusted_proxy_forwarding_garbage_is_not_believed(make_app) -> None:
     proxied = make_app(LEADAPP_TRUSTED_PROXIES=1)
-    response = post(proxied, 1, "127.0.0.1", "not-an-address")
+    response = post_lead(
+        proxied, lead_payload(1), ip="127.0.0.1", headers=forwarded_for("not-an-address")
+    )
     assert response.status_code == 201
     assert response.get_json()["ip_address"] == "127.0.0.1"
 

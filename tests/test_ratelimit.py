@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.deploy_servers import served
-from tests.factories import lead_payload
+from tests.support.builders import lead_payload
+from tests.support.client import post_lead
+from tests.support.deployment import served
 
 
 @pytest.fixture
@@ -17,29 +18,26 @@ def limited_app(make_app, ratelimit_storage: str) -> Flask:
     return make_app(RATELIMIT_STORAGE_URI=ratelimit_storage)
 
 
-def post(app: Flask, n: int, ip: str, **body):
-    """POST a lead from an address."""
-    return app.test_client().post(
-        "/leads", json=lead_payload(n, **body), environ_base={"REMOTE_ADDR": ip}
-    )
-
-
 def test_sixth_post_in_a_minute_is_429_whatever_the_outcomes(limited_app: Flask) -> None:
     statuses = [
-        post(limited_app, 1, "203.0.113.10").status_code,  # created
-        post(limited_app, 2, "203.0.113.10").status_code,  # duplicate IP
-        post(limited_app, 3, "203.0.113.10", email="bad").status_code,  # invalid
-        post(limited_app, 4, "203.0.113.10", name=None).status_code,  # invalid
-        post(limited_app, 1, "203.0.113.10").status_code,  # duplicate
+        post_lead(limited_app, lead_payload(1), ip="203.0.113.10").status_code,  # created
+        post_lead(limited_app, lead_payload(2), ip="203.0.113.10").status_code,  # duplicate IP
+        post_lead(
+            limited_app, lead_payload(3, email="bad"), ip="203.0.113.10"
+        ).status_code,  # invalid
+        post_lead(
+            limited_app, lead_payload(4, name=None), ip="203.0.113.10"
+        ).status_code,  # invalid
+        post_lead(limited_app, lead_payload(1), ip="203.0.113.10").status_code,  # duplicate
     ]
     assert statuses == [201, 409, 422, 422, 409]
-    response = post(limited_app, 6, "203.0.113.10")
+    response = post_lead(limited_app, lead_payload(6), ip="203.0.113.10")
     assert response.status_code == 429
     assert response.mimetype == "application/problem+json"
     assert 0 < int(response.headers["Retry-After"]) <= 60
     assert response.headers["X-RateLimit-Limit"] == "5"
     assert response.headers["X-RateLimit-Remaining"] == "0"
-    assert post(limited_app, 7, "203.0.113.11").status_code == 201
+    assert post_lead(limited_app, lead_payload(7), ip="203.0.113.11").status_code == 201
 
 
 def test_hourly_limit_applies_too(make_app, ratelimit_storage: str) -> None:
@@ -47,7 +45,7 @@ def test_hourly_limit_applies_too(make_app, ratelimit_storage: str) -> None:
         RATELIMIT_STORAGE_URI=ratelimit_storage,
         LEADAPP_RATELIMIT_LEADS="100 per minute;3 per hour",
     )
-    statuses = [post(app, n, "203.0.113.20").status_code for n in range(4)]
+    statuses = [post_lead(app, lead_payload(n), ip="203.0.113.20").status_code for n in range(4)]
     assert statuses[-1] == 429 and 429 not in statuses[:3]
 
 
@@ -63,7 +61,7 @@ def test_unreachable_redis_fails_open_to_memory_never_500(make_app) -> None:
     """Policy: with Redis down, each process limits in memory; /readyz reports the outage."""
     app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
     client = app.test_client()
-    statuses = [post(app, n, "203.0.113.40").status_code for n in range(6)]
+    statuses = [post_lead(app, lead_payload(n), ip="203.0.113.40").status_code for n in range(6)]
     assert statuses == [201, 409, 409, 409, 409, 429]
     ready = client.get("/readyz")
     assert ready.status_code == 503

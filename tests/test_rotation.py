@@ -9,8 +9,9 @@ from sqlalchemy import String, select, type_coerce
 from leadapp.extensions import db
 from leadapp.models import Lead
 from leadapp.services import rotation
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
 
 LEADS = 7
 

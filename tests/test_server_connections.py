@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from leadapp.server import CONNECTION_LIMIT, IDLE_SECONDS, SWEEP_SECONDS
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import LeadAppServer, wait_until
+from tests.support.builders import lead_payload
+from tests.support.deployment import served
+from tests.support.servers import LeadAppServer
+from tests.support.waiting import wait_until
 
 IDLE = 500
 HALF_SENT = 500

@@ -14,9 +14,11 @@ import pytest
 from flask import Flask
 
 from leadapp.server import GracefulServer
-from tests.deploy_servers import served
-from tests.factories import lead_payload
-from tests.processes import LoadGenerator, read_leads, wait_until
+from tests.support.builders import lead_payload
+from tests.support.deployment import served
+from tests.support.load import LoadGenerator
+from tests.support.stored import read_leads
+from tests.support.waiting import wait_until
 
 SHUTDOWN_SECONDS = 10
 

@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from leadapp import create_app
-from leadapp.extensions import db
 from leadapp.http.security_headers import CONTENT_SECURITY_POLICY
+from tests.support.apps import app_builder
 
 STATIC = Path(__file__).resolve().parent.parent / "leadapp" / "web" / "static"
 PAGES = ["/", "/admin"]
@@ -57,12 +56,8 @@ class PageParser(HTMLParser):
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The pages need no particular database: one SQLite app (overrides the parametrized one)."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/w.db"})
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_builder(f"sqlite:///{tmp_path}/w.db") as build:
+        yield build()
 
 
 def parse(client: FlaskClient, path: str) -> PageParser:

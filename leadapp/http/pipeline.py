@@ -20,7 +20,7 @@ from leadapp.http.security_headers import stamp_security_headers
 # The way out, in order; the view's (or error handler's) response passes each step.
 RESPONSE_STEPS = (
     stamp_request_id,  # X-Request-ID
-    stamp_rate_limit_headers,  # X-RateLimit-*, and Retry-After on a 429
+    stamp_rate_limit_headers,  # X-RateLimit-*, and Retry-After (429, 503)
     add_cors_headers,  # Access-Control-*, Vary: Origin
     stamp_security_headers,  # CSP and friends, Cache-Control
     log_access,  # the access-log line, last, so it logs the final status

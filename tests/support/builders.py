@@ -1,4 +1,4 @@
-"""Builders of test data: unique, valid leads and helpers to post them."""
+"""Builders of test data: unique, valid leads."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Real `python -m leadapp.server` processes for the deployment tests, on a migrated database.
 
-Thin on purpose: the servers are started by tests/processes.py's LeadAppServer, exactly as
-`make run` starts them; this only prepares their database.
+Thin on purpose: the servers are started by servers.py's LeadAppServer, exactly as `make run`
+starts them; this only prepares their database.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.processes import LeadAppServer, flask_command, leadapp_environment, leadapp_servers
+from tests.support.processes import flask_command
+from tests.support.servers import LeadAppServer, leadapp_environment, leadapp_servers
 
 
 def migrated_sqlite(tmp_path: Path, keys: Mapping[str, str]) -> str:
