@@ -132,7 +132,7 @@ class GracefulServer:
         for listener in [item for item in self.map.values() if isinstance(item, BaseWSGIServer)]:
             wasyncore.dispatcher.close(listener)
         stopper = threading.Thread(
-            target=self._stop_background, args=(deadline,), name="leadapp-stop-background"
+            target=self.stop_background, args=(deadline,), name="leadapp-stop-background"
         )
         stopper.start()
         while time.monotonic() < deadline:
@@ -160,9 +160,10 @@ class GracefulServer:
         wasyncore.close_all(self.map)
         log.info("stopped after %.2f s", time.monotonic() - started)
 
-    def _stop_background(self, deadline: float) -> None:
-        """Stop every background worker, sharing what is left of the bound."""
-        for worker in self.background:
+    def stop_background(self, deadline: float) -> None:
+        """Stop every background worker not yet stopped, sharing what is left of the bound."""
+        while self.background:
+            worker = self.background.pop(0)
             try:
                 worker.stop(max(0.0, deadline - time.monotonic()))
             except Exception:
@@ -193,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve()
     finally:
-        server.stop_requested.set()
+        # After a drain there is nothing left to stop; after a crash of the loop, this
+        # still lets background work finish its step rather than die mid-way.
+        server.stop_background(time.monotonic() + server.shutdown_seconds)
     return 0
 
 
