@@ -16,6 +16,7 @@ from leadapp.database import configure_engine
 from leadapp.errors import register_error_handlers
 from leadapp.extensions import db, migrate
 from leadapp.http.pipeline import register_pipeline
+from leadapp.routing import configure_routing
 from leadapp.services.caches import register_caches
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -25,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, with `config` overriding it (tests use that)."""
     # No app-level static folder: the pages' assets are the web blueprint's.
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    configure_routing(app)
     try:
         app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
     except ConfigError as error:

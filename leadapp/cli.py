@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from leadapp.crypto import generate_blind_index_key, generate_encryption_key
 from leadapp.models.blocklist import NETWORK_MAX
-from leadapp.services import apikeys, audit, blocklist, rotation
+from leadapp.services import apikeys, audit, blocklist, reindex, rotation
 
 keys_cli = AppGroup("keys", help="Encryption and blind-index keys.")
 apikeys_cli = AppGroup("apikeys", help="API keys for partners and operators.")
@@ -38,6 +38,24 @@ def keys_rotate(batch_size: int) -> None:
     with click.progressbar(length=total, label="Re-encrypting leads", file=sys.stderr) as bar:
         result = rotation.rotate_all(batch_size=batch_size, progress=bar.update)
     click.echo(f"Checked {result.checked} leads, re-encrypted {result.rotated}.")
+
+
+@keys_cli.command("reindex")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def keys_reindex(batch_size: int) -> None:
+    """Recompute every lead's email blind index (after a change of the match key; rerunnable)."""
+    total = rotation.count_leads()
+    with click.progressbar(length=total, label="Reindexing emails", file=sys.stderr) as bar:
+        result = reindex.reindex_emails(batch_size=batch_size, progress=bar.update)
+    click.echo(f"Checked {result.checked} leads, reindexed {result.reindexed}.")
+    for lead_id, holder in result.collisions:
+        click.echo(
+            f"Collision: lead {lead_id} has the same email as lead {holder}; it keeps its old"
+            " index until one of the two is erased.",
+            err=True,
+        )
+    if result.collisions:
+        raise click.exceptions.Exit(1)
 
 
 @apikeys_cli.command("create")

@@ -19,6 +19,18 @@ RETRY_AFTER_UNAVAILABLE = "5"
 
 FieldErrors = Mapping[str, list[str]]
 
+# Bounds on what a problem echoes back, however much a client sent (contract: "Hostile
+# clients"): every known field's errors, but at most MAX_UNKNOWN_NAMED made-up names (unknown
+# or repeated fields and arguments), each name cut to MAX_NAME_CHARS, and the whole document
+# within MAX_PROBLEM_BYTES.
+MAX_PROBLEM_BYTES = 16 * 1024
+MAX_UNKNOWN_NAMED = 20
+MAX_NAME_CHARS = 64
+MAX_DETAIL_CHARS = 1024
+UNKNOWN_FIELD_MESSAGE = "Unknown field."  # marshmallow's, for RAISE schemas
+REPEATED_ARGUMENT_MESSAGE = "Give this argument once."
+ECHO_MESSAGES = frozenset({UNKNOWN_FIELD_MESSAGE, REPEATED_ARGUMENT_MESSAGE})
+
 
 class Problem(Exception):
     """An error that is answered with a problem document; subclasses set the status."""
@@ -112,6 +124,70 @@ class ServiceUnavailable(Problem):
     slug = "service-unavailable"
 
 
+def _cut(text: str, limit: int) -> str:
+    """A text of at most `limit` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_echo(messages: object) -> bool:
+    """Whether an entry only says that the client sent a name it should not have."""
+    return isinstance(messages, list) and bool(messages) and set(messages) <= ECHO_MESSAGES
+
+
+def bound_field_errors(errors: Mapping[str, object]) -> tuple[dict[str, object], int]:
+    """The errors to show, and how many unknown or repeated names were left out.
+
+    Known fields keep every message; made-up names (at any depth) share one budget of
+    MAX_UNKNOWN_NAMED, in sorted order so the answer is stable.
+    """
+    budget = [MAX_UNKNOWN_NAMED]
+    omitted = [0]
+
+    def bound(level: Mapping[str, object]) -> dict[str, object]:
+        kept: dict[str, object] = {}
+        for name in sorted(level, key=lambda key: (_is_echo(level[key]), str(key))):
+            messages = level[name]
+            shown = _cut(str(name), MAX_NAME_CHARS)
+            if _is_echo(messages):
+                if budget[0] == 0 or shown in kept:
+                    omitted[0] += 1
+                    continue
+                budget[0] -= 1
+            elif isinstance(messages, Mapping):
+                messages = bound(messages)
+            kept[shown] = messages
+        return kept
+
+    return bound(errors), omitted[0]
+
+
+def describe_fields(errors: Mapping[str, object]) -> str:
+    """A sentence-ready list of the fields in `errors`, known ones first, at most
+    MAX_UNKNOWN_NAMED names in all, each cut short."""
+    ordered = sorted(errors, key=lambda name: (_is_echo(errors[name]), name))
+    listed = ", ".join(_cut(name, MAX_NAME_CHARS) for name in ordered[:MAX_UNKNOWN_NAMED])
+    more = len(ordered) - MAX_UNKNOWN_NAMED
+    return f"{listed} and {more} more" if more > 0 else listed
+
+
+def _bounded_body(body: dict[str, object], errors: FieldErrors | None) -> bytes:
+    """Serialize a problem, bounded: capped errors, a cut detail, at most MAX_PROBLEM_BYTES."""
+    body["detail"] = _cut(str(body["detail"]), MAX_DETAIL_CHARS)
+    if errors is None:
+        return json.dumps(body).encode()
+    shown, omitted = bound_field_errors(errors)
+    while True:
+        body["errors"] = shown
+        if omitted:
+            body["errors_omitted"] = omitted
+        encoded = json.dumps(body).encode()
+        if len(encoded) <= MAX_PROBLEM_BYTES or not shown:
+            return encoded
+        # Only long messages get here: drop entries from the end until the document fits.
+        shown = dict(list(shown.items())[:-1])
+        omitted += 1
+
+
 def problem_response(
     status: int,
     title: str,
@@ -123,9 +199,8 @@ def problem_response(
 ) -> Response:
     """Render one RFC 9457 problem document."""
     body: dict[str, object] = {"type": type_, "title": title, "status": status, "detail": detail}
-    if errors is not None:
-        body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    payload = _bounded_body(body, errors)
+    response = Response(payload, status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -45,3 +45,32 @@ def test_strict_json_accepted(body: bytes, expected: object) -> None:
 def test_strict_json_refused(body: bytes, reason: str) -> None:
     with pytest.raises(StrictJSONError, match=reason):
         parse_strict_json(body)
+
+
+def nest(levels: int) -> bytes:
+    """`levels` nested arrays."""
+    return b"[" * levels + b"]" * levels
+
+
+def test_nesting_boundary_matches_the_docs() -> None:
+    assert parse_strict_json(nest(32)) is not None  # README: refused when deeper than 32
+    with pytest.raises(StrictJSONError, match="more than 32"):
+        parse_strict_json(nest(33))
+    with pytest.raises(StrictJSONError, match="more than 32"):
+        parse_strict_json(b'{"a":' * 33 + b"1" + b"}" * 33)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"9" * 5000, b"[" + b"1" * 4301 + b"]", b"1e999999", b"[-1e400]", b"0." + b"1" * 200],
+)
+def test_numbers_beyond_reason_are_strict_json_errors(body: bytes) -> None:
+    with pytest.raises(StrictJSONError, match="number"):
+        parse_strict_json(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"), [(b"12", 12), (b"-0.5", -0.5), (b"1e308", 1e308), (b"1e-400", 0.0)]
+)
+def test_ordinary_numbers_still_parse(body: bytes, expected: float) -> None:
+    assert parse_strict_json(body) == expected

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from leadapp.normalize import (
+    SCRIPTS,
     email_match_key,
+    is_mixed_script,
     normalize_email,
     normalize_ip,
     normalize_name,
     normalize_phone,
+    script_of,
 )
 
 
@@ -180,3 +183,59 @@ def test_ip_accepted(raw: str, expected: str) -> None:
 def test_ip_refused(raw: str) -> None:
     with pytest.raises(ValueError):
         normalize_ip(raw)
+
+
+def test_every_letter_unicode_knows_has_a_listed_script() -> None:
+    """SCRIPTS is written out by hand; a letter outside it would pass the mixed-script check."""
+    import sys
+    import unicodedata
+
+    import regex
+
+    listed = regex.compile("[" + "".join(rf"\p{{sc={code}}}" for code in SCRIPTS) + "]")
+    unlisted = [
+        f"U+{point:04X}"
+        for point in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(point))[0] == "L"
+        and not listed.match(chr(point))
+        and not regex.match(r"[\p{sc=Zyyy}\p{sc=Zinh}]", chr(point))
+    ]
+    assert unlisted == []
+
+
+@pytest.mark.parametrize(
+    ("text", "mixed"),
+    [
+        ("ada", False),
+        ("\u0430\u043d\u044f", False),
+        ("\u0430da", True),
+        ("ada\u03bf", True),
+        ("山田たろう", False),
+        ("山田タロウ", False),
+        ("김철수漢", False),
+        ("ada山田", True),
+        ("ada.2024_x", False),
+        ("\uff41\uff44\uff41", False),
+        ("ａ\u0430", True),
+    ],
+)
+def test_mixed_script(text: str, mixed: bool) -> None:
+    assert is_mixed_script(text) is mixed
+
+
+def test_script_of_common_characters_is_none() -> None:
+    assert script_of("1") is None and script_of("-") is None and script_of("a") == "LATN"
+
+
+def test_email_match_key_folds_compatibility_forms() -> None:
+    assert email_match_key(normalize_email("\uff41\uff44\uff41@example.com")) == "ada@example.com"
+    assert email_match_key(normalize_email("O\ufb03ce@example.com")) == "office@example.com"
+    assert email_match_key(normalize_email("\u0430\u043d\u044f@example.com")) == (
+        "\u0430\u043d\u044f@example.com"
+    )
+
+
+@pytest.mark.parametrize("raw", ["\u200b", "A\u202eB", "\u2067x", "---"])
+def test_deceptive_names_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"bidirectional|letter or a digit"):
+        normalize_name(raw)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+# At most this many nested arrays/objects: 32 is accepted, 33 is refused.
 MAX_DEPTH = 32
+# No field of a lead is a number, so a long literal can only be noise or an attack: Python's
+# int() refuses more than 4,300 digits (ValueError) and is quadratic below that.
+MAX_NUMBER_CHARS = 100
 
 
 class StrictJSONError(ValueError):
@@ -17,6 +22,27 @@ def _refuse_constant(name: str) -> None:
     raise StrictJSONError(f"{name} is not valid JSON.")
 
 
+def _check_number_length(literal: str) -> None:
+    """Refuse a number literal too long to convert cheaply (and never reach int()'s limit)."""
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise StrictJSONError(f"A JSON number is longer than {MAX_NUMBER_CHARS} characters.")
+
+
+def _parse_int(literal: str) -> int:
+    """An integer literal, bounded in length."""
+    _check_number_length(literal)
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float:
+    """A fraction or exponent literal, bounded in length and finite (1e999 is not a float)."""
+    _check_number_length(literal)
+    value = float(literal)
+    if not math.isfinite(value):
+        raise StrictJSONError("A JSON number is out of range.")
+    return value
+
+
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Build an object, refusing duplicate keys (which would silently shadow each other)."""
     obj = dict(pairs)
@@ -26,21 +52,25 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _check_strings(value: Any, depth: int = 0) -> None:
-    """Refuse lone surrogates (unencodable text) and nesting deeper than MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        raise StrictJSONError("JSON is nested too deeply.")
+    """Refuse lone surrogates (unencodable text) and more than MAX_DEPTH nested containers."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise StrictJSONError("JSON string contains a lone surrogate.") from None
-    elif isinstance(value, dict):
+        return
+    if not isinstance(value, dict | list):
+        return
+    depth += 1
+    if depth > MAX_DEPTH:
+        raise StrictJSONError(f"JSON is nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, dict):
         for key, item in value.items():
-            _check_strings(key, depth + 1)
-            _check_strings(item, depth + 1)
-    elif isinstance(value, list):
+            _check_strings(key, depth)
+            _check_strings(item, depth)
+    else:
         for item in value:
-            _check_strings(item, depth + 1)
+            _check_strings(item, depth)
 
 
 def parse_strict_json(body: bytes) -> Any:
@@ -50,7 +80,13 @@ def parse_strict_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise StrictJSONError("Body is not valid UTF-8.") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_object)
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            object_pairs_hook=_unique_object,
+        )
     except RecursionError:
         raise StrictJSONError("JSON is nested too deeply.") from None
     except json.JSONDecodeError as error:

@@ -9,7 +9,13 @@ from flask import request
 from marshmallow import Schema, ValidationError
 
 from leadapp.api.jsonbody import StrictJSONError, parse_strict_json
-from leadapp.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from leadapp.errors import (
+    REPEATED_ARGUMENT_MESSAGE,
+    BadRequest,
+    UnsupportedMediaType,
+    ValidationFailed,
+    describe_fields,
+)
 
 
 def _is_json_mimetype(mimetype: str) -> bool:
@@ -34,7 +40,7 @@ def json_object_body() -> dict[str, Any]:
 
 
 def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate with a schema, turning its messages into a 422 problem."""
+    """Validate with a schema, turning its messages into a 422 problem (bounded by errors.py)."""
     try:
         return schema.load(data)
     except ValidationError as error:
@@ -42,7 +48,7 @@ def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
             error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         )
         raise ValidationFailed(
-            "The request has invalid fields: " + ", ".join(sorted(messages)) + ".",
+            "The request has invalid fields: " + describe_fields(messages) + ".",
             errors=messages,
         ) from None
 
@@ -50,13 +56,13 @@ def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
 def query_args(schema: Schema) -> dict[str, Any]:
     """Validate the query string with a schema; a repeated argument is a 422."""
     repeated = {
-        name: ["Give this argument once."]
+        name: [REPEATED_ARGUMENT_MESSAGE]
         for name, values in request.args.lists()
         if len(values) > 1
     }
     if repeated:
         raise ValidationFailed(
-            "The query has repeated arguments: " + ", ".join(sorted(repeated)) + ".",
+            "The query has repeated arguments: " + describe_fields(repeated) + ".",
             errors=repeated,
         )
     return load_or_422(schema, request.args.to_dict())

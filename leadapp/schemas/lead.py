@@ -15,10 +15,12 @@ from leadapp.normalize import (
     NAME_MAX_CHARS,
     PHONE_MAX_CHARS,
     normalize_email,
+    normalize_email_lookup,
     normalize_ip,
     normalize_name,
     normalize_phone,
 )
+from leadapp.schemas.fields import StrictInteger
 
 
 class NormalizedString(fields.String):
@@ -103,7 +105,7 @@ class LeadQueryArgsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    limit = fields.Integer(
+    limit = StrictInteger(
         load_default=50,
         validate=validate.Range(min=1, max=100),
         metadata={"description": "Page size, 1-100."},
@@ -112,7 +114,8 @@ class LeadQueryArgsSchema(Schema):
         metadata={"description": "next_cursor of the previous page.", "minLength": 1}
     )
     email = NormalizedString(
-        normalize_email, metadata={"description": "Exact email match.", "format": "email"}
+        normalize_email_lookup,
+        metadata={"description": "Exact email match.", "format": "email"},
     )
     phone = NormalizedString(
         _phone_in_default_region, metadata={"description": "Exact phone match."}

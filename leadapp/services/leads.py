@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
 from leadapp.models.lead import BLIND_INDEX_COLUMNS, LEAD_FIELDS, Lead, utcnow
 from leadapp.normalize import email_match_key
-from leadapp.services import audit
+from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 
@@ -102,12 +103,15 @@ def lead_ip_address(
     """The IP address a new lead is recorded (and deduplicated) under.
 
     Anonymous callers are known by their connection; only an API-key caller (a partner's
-    backend) may name the visitor's address, and may also leave it out.
+    backend) may name the visitor's address, and may also leave it out. A named address in a
+    blocked network is refused as a connection from it would be.
     """
     if not authenticated:
         if submitted is not None:
             raise Forbidden("ip_address may only be sent with an API key.")
         return connection_ip
+    if submitted is not None and blocklist.is_blocked(ipaddress.ip_address(submitted)):
+        raise Forbidden("This ip_address is in a blocked network.")
     return submitted
 
 
