@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask
 
-from leadapp.config import complete_config, load_config
+from leadapp.config import ConfigError, complete_config, load_config
 from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine
 from leadapp.errors import register_error_handlers
@@ -26,7 +27,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # No app-level static folder: the pages' assets are the web blueprint's.
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     configure_routing(app)
-    app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
+    try:
+        app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
+    except ConfigError as error:
+        _exit_if_command_line(error)
+        raise
     if config:
         app.config.from_mapping(config)
     complete_config(app.config)
@@ -38,6 +43,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _exit_if_command_line(error: ConfigError) -> None:
+    """Under `flask --app leadapp …`, print the one-line reason and exit 1, no traceback.
+
+    SystemExit, not a click exception: Flask prints a traceback for any Exception raised
+    while it lists the commands (`--help`), and only SystemExit passes through that.
+    """
+    if click.get_current_context(silent=True) is None:
+        return
+    click.echo(f"Error: {error}", err=True)
+    raise SystemExit(1)
 
 
 def _register_database(app: Flask) -> None:

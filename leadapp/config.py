@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import phonenumbers
+from limits import parse_many
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ REDIS_TIMEOUT_SECONDS = 0.25
 # How long each process trusts its cached blocklist and API-key answers: a CLI change
 # reaches every running process within this many seconds.
 CACHE_SECONDS = 5.0
+DEFAULT_TRUSTED_PROXY_NETWORKS = "127.0.0.0/8,::1/128"
+DEFAULT_SHUTDOWN_SECONDS = 10
+DEFAULT_AUTH_FAILURES_LIMIT = "10 per minute"
 
 
 class ConfigError(RuntimeError):
@@ -131,6 +136,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         "LEADAPP_CACHE_SECONDS": CACHE_SECONDS,
         **webhook_settings(environ),
         **_intake_settings(environ),
+        **_deployment_settings(environ),
     }
 
 
@@ -192,6 +198,38 @@ def webhook_settings(environ: Mapping[str, str]) -> dict[str, object]:
         "LEADAPP_WEBHOOK_RETRY_SECONDS": _positive_number_setting(
             environ, "LEADAPP_WEBHOOK_RETRY_SECONDS", DEFAULT_WEBHOOK_RETRY_SECONDS
         ),
+    }
+
+
+def _deployment_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The v2 deployment settings: trusted proxy networks, shutdown bound, auth-failure limit."""
+    networks_text = _split_list(
+        environ.get("LEADAPP_TRUSTED_PROXY_NETWORKS", DEFAULT_TRUSTED_PROXY_NETWORKS)
+    )
+    networks = []
+    for text in networks_text:
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"LEADAPP_TRUSTED_PROXY_NETWORKS must list IP networks, got {text!r}"
+            ) from None
+    auth_failures = (
+        environ.get("LEADAPP_RATELIMIT_AUTH_FAILURES", "").strip() or DEFAULT_AUTH_FAILURES_LIMIT
+    )
+    try:
+        parse_many(auth_failures)
+    except ValueError:
+        raise ConfigError(
+            "LEADAPP_RATELIMIT_AUTH_FAILURES must be a rate limit such as '10 per minute', "
+            f"got {auth_failures!r}"
+        ) from None
+    return {
+        "LEADAPP_TRUSTED_PROXY_NETWORKS": tuple(networks),
+        "LEADAPP_SHUTDOWN_SECONDS": _int_setting(
+            environ, "LEADAPP_SHUTDOWN_SECONDS", DEFAULT_SHUTDOWN_SECONDS
+        ),
+        "LEADAPP_RATELIMIT_AUTH_FAILURES": auth_failures,
     }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -19,6 +22,7 @@ class TTLCache(Generic[K, V]):
         self.maxsize = maxsize
         self._entries: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[K] = set()
 
     def get(self, key: K) -> V | None:
         """The cached value, or None when missing or expired."""
@@ -58,3 +62,53 @@ class TTLCache(Generic[K, V]):
             value = entry[1] if entry is not None else default
             self._entries[key] = (time.monotonic() + self.ttl, value)
         return value
+
+    def discard(self, key: K) -> None:
+        """Forget `key`."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def get_or_refresh(self, key: K, load: Callable[[], V | None]) -> V | None:
+        """The cached value even if expired, reloading an expired one in the background.
+
+        Only a key never loaded makes the caller wait for `load`. Once a key has a value,
+        no caller waits: an expired value is served while one thread reloads it, so a
+        database that hangs costs that thread its timeout, not every request. A reload
+        that returns None forgets the key; one that raises keeps the old value. With a
+        ttl of 0 nothing is cached: every call loads.
+        """
+        entry = self._entries.get(key)
+        if entry is None or self.ttl <= 0:
+            value = load()
+            if value is not None:
+                self.put(key, value)
+            return value
+        expires, value = entry
+        if expires <= time.monotonic():
+            self._refresh_in_background(key, load)
+        return value
+
+    def _refresh_in_background(self, key: K, load: Callable[[], V | None]) -> None:
+        """Start one reload of `key` unless one is already running."""
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                value = load()
+            except Exception as error:
+                log.warning(
+                    "cache refresh failed (%s); serving the last value", type(error).__name__
+                )
+            else:
+                if value is None:
+                    self.discard(key)
+                else:
+                    self.put(key, value)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="leadapp-cache-refresh", daemon=True).start()

@@ -6,6 +6,7 @@ from there, never from this module.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,22 +30,6 @@ from tests.support.services import (
     require_service,
 )
 
-CONFIG_VARIABLES = (
-    "LEADAPP_DATABASE_URL",
-    "LEADAPP_RATELIMIT_STORAGE_URI",
-    "LEADAPP_RATELIMIT_LEADS",
-    "LEADAPP_RATELIMIT_INTEGRATIONS",
-    "LEADAPP_ENCRYPTION_KEYS",
-    "LEADAPP_BLIND_INDEX_KEY",
-    "LEADAPP_TRUSTED_PROXIES",
-    "LEADAPP_DEFAULT_REGION",
-    "LEADAPP_CORS_ORIGINS",
-    "LEADAPP_ENV",
-    "LEADAPP_CHALLENGE",
-    "LEADAPP_CONSENT_TEXT",
-    "LEADAPP_DUPLICATES_ANONYMOUS",
-)
-
 
 @pytest.fixture(scope="session")
 def test_keys() -> dict[str, str]:
@@ -58,8 +43,10 @@ def test_keys() -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, test_keys: dict[str, str]) -> None:
     """Each test starts from no LEADAPP_* configuration except the test keys."""
-    for name in CONFIG_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    # Every setting, present and future, but the suite's own LEADAPP_TEST_* services.
+    for name in [n for n in os.environ if n.startswith("LEADAPP_")]:
+        if not name.startswith("LEADAPP_TEST_"):
+            monkeypatch.delenv(name)
     for name, value in test_keys.items():
         monkeypatch.setenv(name, value)
 

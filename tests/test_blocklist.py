@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from leadapp.services.blocklist import BlocklistError, parse_network
 from tests.support.builders import lead_payload
+from tests.support.deployment import served
+from tests.support.processes import flask_command
 from tests.support.servers import ThreadedServer
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -122,3 +126,34 @@ def test_a_cli_change_reaches_a_running_server_within_the_promised_delay(make_ap
         assert server.request("GET", "/healthz", source_ip="127.0.0.3").status == 403
         assert delay <= promised + 0.5
         assert server.request("GET", "/healthz", source_ip="127.0.0.4").status == 200
+
+
+# --- the real server (`python -m leadapp.server`, as `make run` serves it) ----------------
+
+
+REAL_SERVER_CASES = [  # blocked network, a client inside it, a neighbour outside it
+    ("127.0.0.40", "127.0.0.40", "127.0.0.41"),
+    ("127.0.0.48/29", "127.0.0.50", "127.0.0.56"),
+    ("::ffff:127.0.0.64/126", "127.0.0.65", "127.0.0.68"),
+]
+
+
+@pytest.mark.slow
+def test_real_server_refuses_a_blocked_connection_on_every_path(
+    tmp_path: Path, test_keys: dict[str, str]
+) -> None:
+    with served(tmp_path, test_keys) as (server,):
+        for blocked, _client, _other in REAL_SERVER_CASES:
+            flask_command(server.env, "blocklist", "add", blocked)
+        last_client = REAL_SERVER_CASES[-1][1]
+        wait_until(
+            lambda: server.request("GET", "/healthz", source_ip=last_client).status == 403,
+            timeout=10,
+            what="the blocks to reach the server (cached up to 5 s)",
+        )
+        for n, (blocked, client, other) in enumerate(REAL_SERVER_CASES):
+            for method, path in [("POST", "/leads"), ("GET", "/leads"), ("GET", "/healthz")]:
+                answer = server.request(method, path, lead_payload(n), source_ip=client)
+                assert answer.status == 403 and answer.is_problem, (blocked, method, path)
+            outside = server.request("POST", "/leads", lead_payload(10 + n), source_ip=other)
+            assert outside.status == 201, blocked

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask import Flask
 
 from tests.support.builders import lead_payload
 from tests.support.client import post_lead
+from tests.support.deployment import served
 
 
 @pytest.fixture
@@ -63,3 +66,25 @@ def test_unreachable_redis_fails_open_to_memory_never_500(make_app) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert "rate-limit storage" in ready.get_json()["detail"]
+
+
+# --- the real server (`python -m leadapp.server`, as `make run` serves it) ----------------
+
+
+@pytest.mark.slow
+def test_real_server_limits_each_address_and_says_when_to_retry(
+    tmp_path: Path, test_keys: dict[str, str], ratelimit_storage: str
+) -> None:
+    with served(tmp_path, test_keys, LEADAPP_RATELIMIT_STORAGE_URI=ratelimit_storage) as (server,):
+        statuses = [
+            server.request("POST", "/leads", lead_payload(n), source_ip="127.0.0.30").status
+            for n in range(5)
+        ]
+        assert statuses == [201, 409, 409, 409, 409]  # one lead per address, then duplicates
+        limited = server.request("POST", "/leads", lead_payload(6), source_ip="127.0.0.30")
+        assert limited.status == 429 and limited.is_problem
+        assert 0 < (limited.retry_after() or 0) <= 60
+        assert limited.headers["x-ratelimit-limit"] == "5"
+        assert limited.headers["x-ratelimit-remaining"] == "0"
+        other = server.request("POST", "/leads", lead_payload(7), source_ip="127.0.0.31")
+        assert other.status == 201 and other.body["ip_address"] == "127.0.0.31"

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 
 from leadapp.api.parsing import json_object_body, query_args
 from leadapp.extensions import limiter
-from leadapp.http.authentication import require_api_key
+from leadapp.http.authentication import accepts_api_key, require_api_key
 from leadapp.http.client import client_ip
 from leadapp.schemas import LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.services import idempotency, intake, leads
@@ -27,6 +27,7 @@ def _create_limit() -> str:
 
 
 @bp.post("/leads")
+@accepts_api_key
 @limiter.limit(_create_limit, methods=["POST"])
 def create_lead():
     """Accept one lead (or answer a replay, or a honeypot hit, exactly like one)."""

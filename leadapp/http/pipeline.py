@@ -36,10 +36,10 @@ def finish_response(response: Response) -> Response:
 
 def register_pipeline(app: Flask) -> None:
     """Install the pipeline; a request meets these steps in this order."""
-    trust_proxies(app)  # 1. client address: X-Forwarded-For via trusted proxies only
+    trust_proxies(app)  # 1. client address: X-Forwarded-For from trusted networks, N hops
     app.before_request(assign_request_id)  # 2. request id and clock
     app.before_request(refuse_blocked_clients)  # 3. blocklist: 403
-    app.before_request(authenticate_request)  # 4. API key: g.api_key, or 401
+    app.before_request(authenticate_request)  # 4. views that take a key: g.api_key, 401, 429
     bind_limiter(app)  # 5. Flask-Limiter's check: 429
     # then the view (blueprints) or an error handler (errors.py), and on the way out:
     app.after_request(finish_response)  # 6. RESPONSE_STEPS, in their order

@@ -3,8 +3,9 @@
 Flask-Limiter's own header injection is off (see config.py): it would stamp Retry-After on
 every limited response, successes included. Here `X-RateLimit-*` go on every counted
 response, and `Retry-After` is decided once, from everything known: on a 429 the breached
-window's reset; on a 503 the outage's few seconds, or the window's reset when the client has
-no requests left (retrying sooner would only be refused).
+window's reset (the request limit's, or the auth-failure lockout's from
+http/auth_failures.py); on a 503 the outage's few seconds, or the window's reset when the
+client has no requests left (retrying sooner would only be refused).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Flask, Response
 
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
 from leadapp.extensions import limiter
+from leadapp.http import auth_failures
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,10 @@ def _window_wait(response: Response) -> int | None:
 
 def stamp_rate_limit_headers(response: Response) -> Response:
     """X-RateLimit-Limit/Remaining/Reset for a counted request; Retry-After on a 429 or 503."""
+    lockout_reset_at = auth_failures.lockout_reset_at()
+    if lockout_reset_at is not None and response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, int(lockout_reset_at - time.time())))
+        return response
     window_wait = _window_wait(response)
     if response.status_code == 429 and window_wait is not None:
         response.headers["Retry-After"] = str(window_wait)

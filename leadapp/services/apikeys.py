@@ -82,15 +82,18 @@ def _lookup(key_hash: bytes) -> ApiKeyIdentity | None:
 def authenticate(key: str) -> ApiKeyIdentity | None:
     """The identity behind a presented key, or None when it is unknown or revoked.
 
-    Known keys are cached per process for LEADAPP_CACHE_SECONDS, so a revocation takes
-    effect everywhere within that time without a database query per request. Unknown
-    keys are not cached: a flood of random keys must not evict the known ones.
+    Known keys are cached per process for LEADAPP_CACHE_SECONDS and then re-checked in
+    the background while the request goes on, so a revocation takes effect everywhere
+    within about that time, without a database query per request and without a request
+    waiting on a hung database. Unknown keys are not cached: a flood of random keys must
+    not evict the known ones (the auth-failure limit bounds their lookups instead).
     """
     key_hash = hash_key(key)
     cache = current_app.extensions[APIKEY_CACHE]
-    identity = cache.get(key_hash)
-    if identity is None:
-        identity = _lookup(key_hash)
-        if identity is not None:
-            cache.put(key_hash, identity)
-    return identity
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def load() -> ApiKeyIdentity | None:
+        with app.app_context():
+            return _lookup(key_hash)
+
+    return cache.get_or_refresh(key_hash, load)

@@ -79,12 +79,20 @@ def _load_networks() -> tuple[Network, ...]:
 def is_blocked(address: Address) -> bool:
     """Whether an address falls in a blocked network (cached list; no query per request).
 
-    If the database can't be read when the cache expires, the last known list is
-    kept for another period rather than failing every request.
+    Once loaded, the list is reloaded in the background when it expires, and requests
+    go on with the last list meanwhile: a hung database never makes a request wait. Only
+    the first request of a process waits for the first load; if that fails, the list is
+    taken as empty for one period rather than failing every request.
     """
     cache = current_app.extensions[BLOCKLIST_CACHE]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def load() -> tuple[Network, ...]:
+        with app.app_context():
+            return _load_networks()
+
     try:
-        networks = cache.get_or_load("networks", _load_networks)
+        networks = cache.get_or_refresh("networks", load)
     except SQLAlchemyError as error:
         log.warning("blocklist: reload failed (%s); keeping the last list", type(error).__name__)
         networks = cache.stale("networks", ())
