@@ -84,3 +84,34 @@ def test_waitress_bounds_the_body_too(live_server) -> None:
     assert answer.status == 413
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.body["status"] == 413
+
+
+def test_a_cross_origin_form_may_send_an_idempotency_key_and_see_a_replay(cors_app: Flask) -> None:
+    client = cors_app.test_client()
+    preflight = client.options(
+        "/leads",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, idempotency-key",
+        },
+    )
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    headers = {"Origin": ALLOWED, "Idempotency-Key": "form-submit-1"}
+    first = client.post("/leads", json=lead_payload(3), headers=headers)
+    again = client.post("/leads", json=lead_payload(3), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert "Idempotency-Replayed" in again.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("path", ["/challenge", "/form-settings"])
+def test_a_cross_origin_form_may_read_the_bot_defence_settings(cors_app: Flask, path: str) -> None:
+    response = cors_app.test_client().get(path, headers={"Origin": ALLOWED})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+
+
+def test_the_admin_api_is_not_readable_cross_origin(cors_app: Flask) -> None:
+    response = cors_app.test_client().get("/leads", headers={"Origin": ALLOWED})
+    assert "Access-Control-Allow-Origin" not in response.headers
