@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Select, delete, or_, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from leadapp.crypto import Keyring, current_keyring
@@ -27,9 +28,10 @@ from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
+from leadapp.services.upsert import dialect_insert
 from leadapp.webhooks import service as webhooks
 
-# A conflicting lead may be erased between our failed INSERT and the lookup of what
+# A conflicting lead may be erased between our refused INSERT and the lookup of what
 # it conflicted with (or an idempotency record may have expired); then the INSERT is
 # simply tried again.
 INSERT_ATTEMPTS = 3
@@ -52,12 +54,13 @@ def blind_indexes(
     }
 
 
-def _refuse_duplicate(row: Mapping[str, Any]) -> DuplicateLead | None:
+def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> DuplicateLead | None:
     """Count the resubmission on every lead this one conflicts with; the 409 to raise.
 
     One UPDATE ... SET resubmissions = resubmissions + 1 in the database, so concurrent
     duplicates are counted exactly. An IP-only conflict changes nothing. None when the
-    conflicting lead has gone meanwhile (erased), so the INSERT may be tried again.
+    conflicting lead has gone meanwhile (erased), so the INSERT may be tried again. The
+    caller commits before raising, so the count is kept.
     """
     table = Lead.__table__
     by_contact = or_(
@@ -66,17 +69,16 @@ def _refuse_duplicate(row: Mapping[str, Any]) -> DuplicateLead | None:
     conditions = [
         table.c[column] == row[column] for column in BLIND_INDEX_COLUMNS.values() if row[column]
     ]
-    with db.engine.begin() as connection:
-        connection.execute(
-            update(table)
-            .where(by_contact)
-            .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
+    connection.execute(
+        update(table)
+        .where(by_contact)
+        .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
+    )
+    rows = connection.execute(
+        select(*(table.c[column] for column in BLIND_INDEX_COLUMNS.values())).where(
+            or_(*conditions)
         )
-        rows = connection.execute(
-            select(*(table.c[column] for column in BLIND_INDEX_COLUMNS.values())).where(
-                or_(*conditions)
-            )
-        ).all()
+    ).all()
     conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
@@ -85,6 +87,18 @@ def _refuse_duplicate(row: Mapping[str, Any]) -> DuplicateLead | None:
     if not conflicts:
         return None
     return duplicate_problem(conflicts)
+
+
+def _insert_if_new(connection: Connection, row: Mapping[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: whether the lead was stored.
+
+    The unique blind indexes still decide (a concurrent twin waits for the winner's
+    commit, then stores nothing), but a refusal is a normal outcome on the same
+    connection rather than an exception, a rollback and a second connection.
+    """
+    table = Lead.__table__
+    statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return connection.execute(statement, row).first() is not None
 
 
 def duplicate_problem(conflicts: list[str]) -> DuplicateLead:
@@ -147,29 +161,34 @@ def create_lead(
         row["consent_given_at"] = row["created_at"]
     # The lead as the API answers it: the 201 body and the lead.created payload.
     lead = lead_from_row({**row, "consent_text": consent.text if consent else None})
-    statement = insert(Lead.__table__)
-    for attempt in range(INSERT_ATTEMPTS):
+    for _attempt in range(INSERT_ATTEMPTS):
+        duplicate = None
         try:
             with db.engine.begin() as connection:
-                connection.execute(statement, row)
-                if idempotency is not None:
-                    idempotency.remember(connection, row["id"], row["created_at"])
-                webhooks.queue_lead_created(connection, lead)
+                if _insert_if_new(connection, row):
+                    if idempotency is not None:
+                        idempotency.remember(connection, row["id"], row["created_at"])
+                    webhooks.queue_lead_created(connection, lead)
+                    return CreatedLead(lead)
+                if idempotency is None:
+                    duplicate = _refuse_duplicate(connection, row)
         except IntegrityError:
-            if idempotency is not None:
-                replay = replayed_lead(idempotency)
-                if replay is not None:
-                    return CreatedLead(replay, replayed=True)
-                if idempotency.forget_expired() and attempt < INSERT_ATTEMPTS - 1:
-                    continue
-            duplicate = _refuse_duplicate(row)
-            if duplicate is not None:
-                raise duplicate from None
-            if attempt == INSERT_ATTEMPTS - 1:
+            if idempotency is None:
                 raise
-        else:
-            break
-    return CreatedLead(lead)
+            # The key was remembered meanwhile by a twin request: see below.
+        if duplicate is not None:
+            raise duplicate
+        if idempotency is not None:
+            replay = replayed_lead(idempotency)
+            if replay is not None:
+                return CreatedLead(replay, replayed=True)
+            if idempotency.forget_expired():
+                continue
+            with db.engine.begin() as connection:
+                duplicate = _refuse_duplicate(connection, row)
+            if duplicate is not None:
+                raise duplicate
+    raise RuntimeError("the lead was refused without a conflict, repeatedly")
 
 
 def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
