@@ -1,4 +1,6 @@
-"""Regenerate docs/form.png, docs/form-errors.png and docs/admin.png with made-up leads.
+"""Regenerate docs/form.png, docs/form-errors.png, docs/admin.png and docs/admin-overview.png.
+
+Made-up leads only.
 
 Run from the repository root: `.venv/bin/python docs/screenshots.py`. It serves a throwaway
 app (temporary SQLite file, fresh keys) with waitress and drives Debian's Chromium.
@@ -36,9 +38,13 @@ LEADS = [
 ]
 
 
-def post_lead(server: ThreadedServer, key: str, name: str, email: str, phone: str, ip: str) -> None:
+def post_lead(
+    server: ThreadedServer, key: str, name: str, email: str, phone: str, ip: str | None
+) -> None:
     """Create one lead through the API, as a partner's backend would."""
-    body = {"name": name, "email": email, "phone": phone, "ip_address": ip}
+    body = {"name": name, "email": email, "phone": phone}
+    if ip is not None:
+        body["ip_address"] = ip
     answer = server.request("POST", "/leads", body, headers=bearer(key))
     assert answer.status == 201, answer  # noqa: S101
 
@@ -73,6 +79,120 @@ def shoot_admin(page: Page, base: str, key: str) -> None:
     page.screenshot(path=DOCS / "admin.png", full_page=True)
 
 
+# The overview's chart: how many more made-up leads arrive on each of the last 30 days
+# (oldest first), from which campaigns, and how many bots were turned away.
+DAILY_LEADS = [
+    1,
+    2,
+    1,
+    3,
+    2,
+    4,
+    2,
+    1,
+    3,
+    5,
+    4,
+    2,
+    3,
+    6,
+    5,
+    3,
+    2,
+    4,
+    7,
+    5,
+    4,
+    6,
+    8,
+    5,
+    3,
+    6,
+    7,
+    9,
+    6,
+    4,
+]
+DAILY_SPAM = [
+    0,
+    1,
+    0,
+    2,
+    5,
+    1,
+    0,
+    3,
+    1,
+    0,
+    2,
+    8,
+    1,
+    0,
+    2,
+    1,
+    4,
+    0,
+    1,
+    2,
+    0,
+    3,
+    1,
+    6,
+    2,
+    1,
+    0,
+    2,
+    3,
+    1,
+]
+SOURCES = ["newsletter", "google", "newsletter", "partner-crm", "linkedin", None, "google"]
+
+
+def spread_over_last_30_days(app, server: ThreadedServer, key: str) -> None:
+    """Add leads over the last 30 days with sources, and spam counts, for the overview."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from sqlalchemy import insert, update
+
+    from leadapp.extensions import db
+    from leadapp.models import Lead, SpamCount
+
+    today = datetime.now(UTC).date()
+    made: list[tuple[str, datetime, str | None]] = []
+    n = 0
+    for offset, count in enumerate(DAILY_LEADS):
+        day = today - timedelta(days=len(DAILY_LEADS) - 1 - offset)
+        for k in range(count):
+            n += 1
+            email = f"sample.{n}@example.com"
+            # 020 7946 0xxx is reserved for drama: valid, never anyone's number.
+            post_lead(server, key, f"Sample Lead {n}", email, f"+44 20 7946 0{n:03d}", None)
+            when = datetime.combine(day, time(0, 0), tzinfo=UTC) + timedelta(minutes=7 * k + 1)
+            made.append((email, when, SOURCES[n % len(SOURCES)]))
+    leads = Lead.__table__
+    with app.app_context(), db.engine.begin() as connection:
+        rows = connection.execute(leads.select().with_only_columns(leads.c.id, leads.c.email))
+        by_email = {row.email: row.id for row in rows}
+        for email, when, source in made:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == by_email[email])
+                .values(created_at=when, source=source)
+            )
+        for offset, count in enumerate(DAILY_SPAM):
+            if count:
+                day = today - timedelta(days=len(DAILY_SPAM) - 1 - offset)
+                connection.execute(
+                    insert(SpamCount.__table__), {"day": day, "kind": "honeypot", "count": count}
+                )
+
+
+def shoot_overview(page: Page) -> None:
+    """The admin page's overview (chart, top sources, Download CSV), after shoot_admin."""
+    page.locator("#overview-chart g.chart-day").nth(29).wait_for()
+    page.locator("#overview-section").screenshot(path=DOCS / "admin-overview.png")
+
+
 def main() -> int:
     """Serve a throwaway app, fill it with made-up leads and take the screenshots."""
     os.environ["LEADAPP_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
@@ -82,6 +202,7 @@ def main() -> int:
         key = create_api_key(app, "screenshots")
         try:
             with ThreadedServer(app, threads=4) as server:
+                spread_over_last_30_days(app, server, key)
                 for lead in LEADS:
                     post_lead(server, key, *lead)
                 with sync_playwright() as playwright:
@@ -92,10 +213,11 @@ def main() -> int:
                     shoot_form(page, server.url)
                     page.set_viewport_size({"width": 1200, "height": 720})
                     shoot_admin(page, server.url, key)
+                    shoot_overview(page)
                     browser.close()
         finally:
             dispose_app(app)
-    for name in ("form.png", "form-errors.png", "admin.png"):
+    for name in ("form.png", "form-errors.png", "admin.png", "admin-overview.png"):
         print(DOCS / name)
     return 0
 

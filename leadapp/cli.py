@@ -140,12 +140,15 @@ def audit_list(limit: int) -> None:
         return
     for event in events:
         ids = ",".join(event.lead_ids) or "-"
+        if event.lead_count is not None:
+            ids = f"{event.lead_count} leads"
         click.echo(f"{_when(event.at)}  {event.api_key_name:<24} {event.action:<8} {ids}")
 
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
+    from leadapp.leads_cli import leads_cli
     from leadapp.webhooks.cli import webhooks_cli
 
-    for group in (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli):
+    for group in (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli):
         app.cli.add_command(group)

@@ -137,6 +137,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         **webhook_settings(environ),
         **_intake_settings(environ),
         **_deployment_settings(environ),
+        **retention_settings(environ),
     }
 
 
@@ -270,3 +271,23 @@ def complete_config(config: dict[str, object]) -> None:
                 "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
             },
         )
+
+
+# --- retention ---------------------------------------------------------------------------
+
+# Unset: nothing is erased automatically. A test may put a fraction of a day in the
+# Flask config directly (create_app({"LEADAPP_RETENTION_DAYS": 2 / 86400})); the
+# environment takes whole days only.
+DEFAULT_RETENTION_DAYS: float | None = None
+
+
+def retention_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """LEADAPP_RETENTION_DAYS: unset, or a whole number of days of at least 1."""
+    raw = environ.get("LEADAPP_RETENTION_DAYS", "").strip()
+    if not raw:
+        return {"LEADAPP_RETENTION_DAYS": DEFAULT_RETENTION_DAYS}
+    if not re.fullmatch(r"[0-9]{1,6}", raw, re.ASCII) or int(raw) < 1:
+        raise ConfigError(
+            f"LEADAPP_RETENTION_DAYS must be a whole number of days (1-999999), got {raw!r}"
+        )
+    return {"LEADAPP_RETENTION_DAYS": float(int(raw))}

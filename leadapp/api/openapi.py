@@ -276,6 +276,7 @@ def build_openapi(version: str) -> dict[str, Any]:
             },
         )
     _add_webhook_paths(spec)
+    _add_operator_paths(spec)
     return spec.to_dict()
 
 
@@ -308,6 +309,61 @@ def _add_webhook_paths(spec: APISpec) -> None:
                 "parameters": [{"in": "query", "schema": WebhookDeliveryQueryArgsSchema}],
                 "responses": {
                     200: _json("WebhookDeliveryList", "Deliveries, newest first."),
+                    **_problems(401, 403, 422, 503),
+                },
+            }
+        },
+    )
+
+
+def _add_operator_paths(spec: APISpec) -> None:
+    """The CSV export and the statistics (contract v2)."""
+    from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
+    from leadapp.services.export import COLUMNS
+
+    spec.components.schema("Stats", schema=StatsSchema)
+    admin = [{"bearer": []}]
+    spec.path(
+        path="/leads/export.csv",
+        operations={
+            "get": {
+                "summary": "Export leads as CSV, oldest first (streamed)",
+                "operationId": "exportLeads",
+                "description": (
+                    "Every lead with from <= created_at < to. Header row: "
+                    + ",".join(COLUMNS)
+                    + ". A cell starting with =, +, -, @, tab or CR is prefixed with ' "
+                    "(except the E.164 phone). One audit event `export` with the count."
+                ),
+                "security": admin,
+                "parameters": [{"in": "query", "schema": ExportArgsSchema}],
+                "responses": {
+                    200: {
+                        "description": "The CSV, UTF-8, as an attachment.",
+                        "headers": {
+                            **HEADERS,
+                            "Content-Disposition": {
+                                "schema": {"type": "string"},
+                                "description": 'attachment; filename="leads-<time>.csv"',
+                            },
+                        },
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(401, 403, 422, 503),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/stats",
+        operations={
+            "get": {
+                "summary": "Leads and spam per UTC day, and leads per source",
+                "operationId": "getStats",
+                "security": admin,
+                "parameters": [{"in": "query", "schema": StatsArgsSchema}],
+                "responses": {
+                    200: _json("Stats", "One entry per day, oldest first, today last."),
                     **_problems(401, 403, 422, 503),
                 },
             }

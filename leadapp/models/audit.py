@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
@@ -23,4 +23,9 @@ class AuditEvent(db.Model):
     api_key_name: Mapped[str] = mapped_column(String(API_KEY_NAME_MAX))
     action: Mapped[str] = mapped_column(String(16))
     lead_ids: Mapped[list[str]] = mapped_column(JSON)
+    # How many leads an export or a purge covered (their ids would not fit in a row).
+    lead_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    # The statistics' cache asks for the newest erasure (leadapp/services/stats.py).
+    __table_args__ = (Index("ix_audit_events_action_id", "action", "id"),)
     request_id: Mapped[str] = mapped_column(String(128))

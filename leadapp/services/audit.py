@@ -16,9 +16,14 @@ from leadapp.services.apikeys import ApiKeyIdentity
 
 
 def record(
-    connection: Connection, api_key: ApiKeyIdentity, action: str, lead_ids: Iterable[UUID]
+    connection: Connection,
+    api_key: ApiKeyIdentity,
+    action: str,
+    lead_ids: Iterable[UUID],
+    *,
+    count: int | None = None,
 ) -> None:
-    """Write one audit event inside the caller's transaction."""
+    """Write one audit event inside the caller's transaction (`count`: leads covered)."""
     connection.execute(
         insert(AuditEvent.__table__),
         {
@@ -28,6 +33,7 @@ def record(
             "action": action,
             "lead_ids": [str(lead_id) for lead_id in lead_ids],
             "request_id": g.get("request_id", "-"),
+            "lead_count": count,
         },
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,12 +314,34 @@ def get_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> dict[str, Any]:
     return lead_from_row(row._mapping)
 
 
+def erase_leads(
+    connection: Connection, actor: ApiKeyIdentity, lead_ids: Sequence[uuid.UUID], action: str
+) -> list[uuid.UUID]:
+    """Erase leads inside the caller's transaction, as DELETE /leads/<id> does.
+
+    The rows go (so their blind indexes are free again, and their idempotency keys with
+    them), one audit event records the ids and the count, and each erased lead gets its
+    `lead.erased` webhook. Returns the ids actually erased: a lead erased meanwhile by
+    someone else is skipped, never announced twice.
+    """
+    table = Lead.__table__
+    if not lead_ids:
+        return []
+    erased = list(
+        connection.execute(
+            delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id)
+        ).scalars()
+    )
+    if erased:
+        count = len(erased) if action != "erase" else None
+        audit.record(connection, actor, action, erased, count=count)
+        for lead_id in erased:
+            webhooks.queue_lead_erased(connection, lead_id)
+    return erased
+
+
 def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:
     """Delete a lead (its email, phone and IP become free again), or NotFound; audited."""
-    table = Lead.__table__
     with db.engine.begin() as connection:
-        deleted = connection.execute(delete(table).where(table.c.id == lead_id)).rowcount
-        if deleted == 0:
+        if not erase_leads(connection, api_key, [lead_id], "erase"):
             raise NotFound("No lead with this id.")
-        audit.record(connection, api_key, "erase", [lead_id])
-        webhooks.queue_lead_erased(connection, lead_id)

@@ -1,0 +1,47 @@
+"""Operator endpoints: the CSV export and the statistics, thin views over their services."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, g, stream_with_context
+
+from leadapp.api.parsing import query_args
+from leadapp.http.authentication import require_api_key
+from leadapp.models.lead import utcnow
+from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
+from leadapp.services import export, retention, stats
+from leadapp.webhooks.worker import register_periodic
+
+bp = Blueprint("operator", __name__)
+
+export_args_schema = ExportArgsSchema()
+stats_args_schema = StatsArgsSchema()
+stats_schema = StatsSchema()
+
+
+@bp.record_once
+def _register_retention(state: object) -> None:
+    """Every webhook worker of the app runs the retention purge (at start, then hourly)."""
+    app: Flask = state.app  # type: ignore[attr-defined]
+    register_periodic(app, retention.purge_hook)
+
+
+@bp.get("/leads/export.csv")
+@require_api_key
+def export_csv():
+    """Every lead (or those of a range), oldest first, as a streamed CSV download."""
+    args = query_args(export_args_schema)
+    chunks = export.open_export(g.api_key, args.get("start"), args.get("end"))
+    filename = "leads-" + utcnow().strftime("%Y%m%dT%H%M%SZ") + ".csv"
+    return Response(
+        stream_with_context(chunks),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/stats")
+@require_api_key
+def get_stats():
+    """Leads and spam per UTC day, and leads per source, over the last `days` days."""
+    args = query_args(stats_args_schema)
+    return stats_schema.dump(stats.daily_stats(args["days"]))

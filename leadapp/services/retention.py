@@ -1,0 +1,76 @@
+"""Retention: leads older than LEADAPP_RETENTION_DAYS are erased, as DELETE /leads/<id> does.
+
+Run by every webhook worker (the server's own, and `flask webhooks worker`) at its start
+and then hourly, and by `flask --app leadapp leads purge` (for cron). Each batch of old
+leads is erased in one transaction with its audit event (`purge`, with the count) and its
+`lead.erased` webhooks, through the same function as a single erasure.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from leadapp.extensions import db
+from leadapp.models.lead import Lead, utcnow
+from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.services.leads import erase_leads
+
+log = logging.getLogger(__name__)
+
+RETENTION_ACTOR = ApiKeyIdentity(id=0, name="retention")
+PURGE_BATCH = 500
+
+
+class RetentionNotConfigured(RuntimeError):
+    """`leads purge` without LEADAPP_RETENTION_DAYS."""
+
+
+def retention_days() -> float | None:
+    """The configured retention in days, or None when unset."""
+    value = current_app.config.get("LEADAPP_RETENTION_DAYS")
+    return float(value) if value is not None else None
+
+
+def cutoff(days: float, now: datetime | None = None) -> datetime:
+    """Leads created before this instant are past retention."""
+    return (now or utcnow()) - timedelta(days=days)
+
+
+def purge_expired(now: datetime | None = None, *, batch_size: int = PURGE_BATCH) -> int:
+    """Erase every lead older than the retention; return how many were erased."""
+    days = retention_days()
+    if days is None:
+        raise RetentionNotConfigured(
+            "LEADAPP_RETENTION_DAYS is not set: there is no retention period to purge by."
+        )
+    before = cutoff(days, now)
+    leads = Lead.__table__
+    total = 0
+    while True:
+        with db.engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(leads.c.id)
+                    .where(leads.c.created_at < before)
+                    .order_by(leads.c.created_at, leads.c.id)
+                    .limit(batch_size)
+                ).scalars()
+            )
+            erased = erase_leads(connection, RETENTION_ACTOR, ids, "purge")
+        total += len(erased)
+        if len(ids) < batch_size:
+            return total
+
+
+def purge_hook(app: Flask) -> None:
+    """The webhook worker's periodic hook: purge when a retention is configured."""
+    with app.app_context():
+        if retention_days() is None:
+            return
+        erased = purge_expired()
+        if erased:
+            log.info("retention: erased %d leads older than %s days", erased, retention_days())
