@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,15 @@ from sqlalchemy import create_engine, text
 
 from leadapp import create_app
 from leadapp.extensions import db
-from tests.support.apps import app_builder, create_api_key
+from tests.support.apps import app_builder, build_app, create_api_key, dispose_app
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageLog,
+    Site,
+)
 from tests.support.postgres import empty_tables
 from tests.support.redis_server import PrivateRedis, redis_server_problem
 from tests.support.servers import ThreadedServer
@@ -131,3 +141,75 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
         yield server
     finally:
         server.stop()
+
+
+# --- real browser (tests/support/browser.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole module; each test gets its own context."""
+    if not os.access(CHROMIUM, os.X_OK):
+        require_service("Chromium", f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError as error:  # pragma: no cover - playwright is a test requirement
+        require_service("Chromium", f"playwright is not importable: {error}")
+    with ExitStack() as stack:
+        try:
+            playwright = stack.enter_context(sync_playwright())
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Error as error:
+            require_service("Chromium", f"Playwright could not launch {CHROMIUM}: {error}")
+        stack.callback(browser.close)
+        yield browser
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
+    """Serve SQLite-backed apps built with configuration overrides; stop them afterwards."""
+    with ExitStack() as stack:
+        count = 0
+
+        def factory(**overrides: Any) -> Site:
+            nonlocal count
+            count += 1
+            app = build_app(f"sqlite:///{tmp_path}/browser-{count}.db", **overrides)
+            stack.callback(dispose_app, app)
+            server = stack.enter_context(ThreadedServer(app, threads=4))
+            return Site(app, server)
+
+        yield factory
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site]) -> Site:
+    """A site with the default configuration."""
+    return make_site()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open pages in fresh contexts; fail if any logged a console error or CSP violation."""
+    contexts = []
+    logs: list[PageLog] = []
+
+    def opener(url: str, **context_options: Any) -> Any:
+        context = browser.new_context(**context_options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        contexts.append(context)
+        page = context.new_page()
+        log = PageLog()
+        logs.append(log)
+        page.on("console", log.on_console)
+        page.on("pageerror", log.on_page_error)
+        page.on("dialog", lambda dialog: log.errors.append(f"dialog: {dialog.message}"))
+        page.goto(url)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    problems = [error for log in logs for error in log.errors]
+    assert not problems, "\n".join(problems)

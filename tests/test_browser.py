@@ -3,181 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from tests.support.apps import build_app, create_api_key, dispose_app, revoke_api_key
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import (
+    Site,
+    expect,
+    fill_form,
+    no_horizontal_scroll,
+    rows,
+    sign_in,
+)
 from tests.support.builders import e164_for, lead_payload, phone_for
-from tests.support.client import bearer
-from tests.support.servers import ThreadedServer
-from tests.support.services import require_service
-
-TIMEOUT_MS = 10_000
-# The browser logs every 4xx/5xx answer as a console error; on the API those are expected
-# (the page shows them), anywhere else (a missing script, stylesheet or icon) they are not.
-EXPECTED_API_FAILURE = re.compile(r"/leads(/[0-9a-f-]+)?(\?.*)?$")
-# Reported by the page itself, so a violation is seen even if Chromium's wording changes.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One Chromium for the whole module; each test gets its own context."""
-    if not os.access(CHROMIUM, os.X_OK):
-        require_service("Chromium", f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError as error:  # pragma: no cover - playwright is a test requirement
-        require_service("Chromium", f"playwright is not importable: {error}")
-    with ExitStack() as stack:
-        try:
-            playwright = stack.enter_context(sync_playwright())
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as error:
-            require_service("Chromium", f"Playwright could not launch {CHROMIUM}: {error}")
-        stack.callback(browser.close)
-        yield browser
-
-
-@dataclass
-class Site:
-    """A LeadApp served by waitress on loopback, and how to reach it."""
-
-    app: Flask
-    server: ThreadedServer
-
-    @property
-    def url(self) -> str:
-        """The base URL."""
-        return self.server.url
-
-    def api_key(self, name: str = "browser-test") -> str:
-        """Create an API key through the CLI, as an operator does."""
-        return create_api_key(self.app, name)
-
-    def revoke(self, name: str) -> None:
-        """Revoke an API key through the CLI."""
-        revoke_api_key(self.app, name)
-
-    def add_lead(self, n: int, key: str | None = None, **overrides: Any) -> dict[str, Any]:
-        """Create lead number n: with a key from its own IP address, else from 127.0.0.2."""
-        body = lead_payload(n, **overrides)
-        headers = {}
-        if key is not None:
-            body.setdefault("ip_address", f"198.51.100.{n % 250 + 1}" if n < 250 else None)
-            headers = bearer(key)
-        answer = self.server.request("POST", "/leads", body, headers=headers, source_ip="127.0.0.2")
-        assert answer.status == 201, answer.body
-        return answer.body
-
-    def lead_status(self, key: str, lead_id: str) -> int:
-        """GET /leads/<id> with a key: 200 or 404."""
-        return self.server.request("GET", f"/leads/{lead_id}", headers=bearer(key)).status
-
-
-@pytest.fixture
-def make_site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
-    """Serve SQLite-backed apps built with configuration overrides; stop them afterwards."""
-    with ExitStack() as stack:
-        count = 0
-
-        def factory(**overrides: Any) -> Site:
-            nonlocal count
-            count += 1
-            app = build_app(f"sqlite:///{tmp_path}/browser-{count}.db", **overrides)
-            stack.callback(dispose_app, app)
-            server = stack.enter_context(ThreadedServer(app, threads=4))
-            return Site(app, server)
-
-        yield factory
-
-
-@pytest.fixture
-def site(make_site: Callable[..., Site]) -> Site:
-    """A site with the default configuration."""
-    return make_site()
-
-
-@dataclass
-class PageLog:
-    """What a page reported that a user would never see: console errors, uncaught errors."""
-
-    errors: list[str] = field(default_factory=list)
-
-    def on_console(self, message: Any) -> None:
-        """Keep console errors, except the expected refusals of API calls."""
-        if message.type != "error":
-            return
-        url = (message.location or {}).get("url", "")
-        if message.text.startswith("Failed to load resource") and EXPECTED_API_FAILURE.search(url):
-            return
-        self.errors.append(f"console: {message.text} ({url})")
-
-    def on_page_error(self, error: Any) -> None:
-        """Keep uncaught exceptions."""
-        self.errors.append(f"pageerror: {error}")
-
-
-@pytest.fixture
-def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Open pages in fresh contexts; fail if any logged a console error or CSP violation."""
-    contexts = []
-    logs: list[PageLog] = []
-
-    def opener(url: str, **context_options: Any) -> Any:
-        context = browser.new_context(**context_options)
-        context.set_default_timeout(TIMEOUT_MS)
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        contexts.append(context)
-        page = context.new_page()
-        log = PageLog()
-        logs.append(log)
-        page.on("console", log.on_console)
-        page.on("pageerror", log.on_page_error)
-        page.on("dialog", lambda dialog: log.errors.append(f"dialog: {dialog.message}"))
-        page.goto(url)
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
-    problems = [error for log in logs for error in log.errors]
-    assert not problems, "\n".join(problems)
-
-
-def expect(target: Any) -> Any:
-    """Playwright's auto-waiting assertions."""
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def fill_form(page: Any, name: str, email: str, phone: str) -> None:
-    """Type a lead into the form."""
-    page.get_by_label("Full name").fill(name)
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Phone number").fill(phone)
-
-
-def no_horizontal_scroll(page: Any) -> bool:
-    """Whether the page fits its viewport's width."""
-    return page.evaluate(
-        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-    )
-
 
 # The lead form -------------------------------------------------------------------------
 
@@ -382,17 +221,6 @@ def test_form_can_be_used_with_the_keyboard_alone(site: Site, open_page) -> None
 
 
 # The admin page ------------------------------------------------------------------------
-
-
-def sign_in(page: Any, key: str) -> None:
-    """Enter an API key on the admin page."""
-    page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Show leads").click()
-
-
-def rows(page: Any) -> Any:
-    """The lead rows of the table."""
-    return page.locator("#leads-body tr")
 
 
 def test_admin_wrong_key_says_so_and_asks_again(site: Site, open_page) -> None:

@@ -2,7 +2,6 @@
 
 # The fixtures (browser, make_site, site, open_page) are test_browser.py's, imported by
 # name so pytest finds them; test arguments of the same names are not redefinitions.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -15,17 +14,8 @@ from sqlalchemy import func, select
 
 from leadapp.extensions import db
 from leadapp.models import Lead
+from tests.support.browser import Site, expect, fill_form, sign_in
 from tests.support.builders import phone_for
-from tests.test_browser import (  # noqa: F401
-    Site,
-    browser,
-    expect,
-    fill_form,
-    make_site,
-    open_page,
-    sign_in,
-    site,
-)
 
 CONSENT_TEXT = "I agree that Example Ltd may contact me about my enquiry (see our privacy notice)."
 

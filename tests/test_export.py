@@ -11,8 +11,10 @@ import pytest
 from flask import Flask
 
 from leadapp.services.export import COLUMNS, defuse
-from tests.conftest import LiveServer, bearer, create_api_key
-from tests.operator_helpers import add_lead_at, audit_events, post_lead, set_lead
+from tests.support.apps import create_api_key
+from tests.support.client import bearer, store_lead
+from tests.support.operator_data import add_lead_at, audit_events, set_lead
+from tests.support.servers import ThreadedServer
 
 HEADER = (
     "id,created_at,name,email,phone,ip_address,source,utm_source,utm_medium,utm_campaign,"
@@ -91,7 +93,7 @@ def test_consent_text_and_time_are_exported(app: Flask, client, api_key: str) ->
     from leadapp.extensions import db
     from leadapp.models import ConsentText
 
-    lead_id = post_lead(app, api_key, 1)["id"]
+    lead_id = store_lead(app, api_key, 1)["id"]
     with app.app_context(), db.engine.begin() as connection:
         text_id = connection.execute(
             insert(ConsentText.__table__).returning(ConsentText.__table__.c.id),
@@ -150,7 +152,7 @@ def test_defuse(value: str, expected: str) -> None:
 
 
 def test_formula_cells_are_defused_but_the_phone_is_not(app: Flask, client, api_key: str) -> None:
-    lead_id = post_lead(app, api_key, 7, name="=1+2 Mallory")["id"]
+    lead_id = store_lead(app, api_key, 7, name="=1+2 Mallory")["id"]
     set_lead(
         app,
         lead_id,
@@ -174,7 +176,7 @@ def test_formula_cells_are_defused_but_the_phone_is_not(app: Flask, client, api_
 
 def test_one_audit_event_with_the_count(app: Flask, client, api_key: str) -> None:
     for n in range(3):
-        post_lead(app, api_key, n)
+        store_lead(app, api_key, n)
     assert len(parse(export(client, api_key).data)) == 3
     assert parse(export(client, api_key, "?from=2099-01-01").data) == []
     events = audit_events(app, "export")
@@ -188,7 +190,7 @@ def test_a_download_cut_short_is_audited_with_what_was_sent(
     app: Flask, client, api_key: str
 ) -> None:
     for n in range(3):
-        post_lead(app, api_key, n)
+        store_lead(app, api_key, n)
     response = export(client, api_key)
     response.close()  # the client went away before reading a single row
     assert [event.lead_count for event in audit_events(app, "export")] == [0]
@@ -229,7 +231,7 @@ def test_streamed_by_waitress_in_batches(app: Flask, api_key: str, monkeypatch) 
     # Small batches: the export must come out in several chunks, and all of it.
     monkeypatch.setattr(export_service, "BATCH_SIZE", 2)
     ids = [add_lead_at(app, api_key, n, T0 + timedelta(seconds=n)) for n in range(7)]
-    with LiveServer(app) as server:
+    with ThreadedServer(app) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         connection.request("GET", "/leads/export.csv", headers=bearer(api_key))
         response = connection.getresponse()
@@ -267,13 +269,14 @@ def test_cli_exports_the_same_csv_with_progress_on_stderr(
 def test_cli_export_in_a_real_process(database_url: str, test_keys, tmp_path: Path) -> None:
     from leadapp import create_app
     from leadapp.extensions import db
-    from tests.processes import flask_command, leadapp_environment
+    from tests.support.processes import flask_command
+    from tests.support.servers import leadapp_environment
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         db.create_all()
     try:
-        post_lead(app, create_api_key(app, "cli-test"), 1)
+        store_lead(app, create_api_key(app, "cli-test"), 1)
         result = flask_command(leadapp_environment(test_keys, database_url), "leads", "export")
     finally:
         with app.app_context():

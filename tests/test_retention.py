@@ -18,11 +18,14 @@ from leadapp.models.lead import utcnow
 from leadapp.services import retention
 from leadapp.webhooks.service import as_utc
 from leadapp.webhooks.worker import PERIODIC_EXTENSION, Worker
-from tests.conftest import bearer, create_api_key
-from tests.factories import lead_payload
-from tests.operator_helpers import add_lead_at, audit_events, post_lead
-from tests.processes import LeadAppServer, flask_command, leadapp_environment, wait_until
-from tests.test_webhooks import add_endpoint, delivery_rows
+from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, store_lead
+from tests.support.operator_data import add_lead_at, audit_events
+from tests.support.processes import flask_command
+from tests.support.servers import LeadAppServer, leadapp_environment
+from tests.support.waiting import wait_until
+from tests.support.webhook_receiver import add_endpoint, delivery_rows
 
 DAY = timedelta(days=1)
 
@@ -52,7 +55,7 @@ def test_purge_erases_only_old_leads_and_frees_their_email_and_phone(make_app) -
     old = add_lead_at(app, key, 1, now - 30 * DAY - timedelta(seconds=5))
     older = add_lead_at(app, key, 2, now - 400 * DAY)
     young = add_lead_at(app, key, 3, now - 29 * DAY)
-    fresh = post_lead(app, key, 4)["id"]
+    fresh = store_lead(app, key, 4)["id"]
 
     result = app.test_cli_runner().invoke(args=["leads", "purge"])
     assert result.exit_code == 0, result.output
@@ -104,7 +107,7 @@ def test_purge_without_the_setting_is_a_one_line_error(app: Flask, api_key: str)
 
 
 def test_erase_and_purge_share_one_path(app: Flask, api_key: str) -> None:
-    lead_id = post_lead(app, api_key, 1)["id"]
+    lead_id = store_lead(app, api_key, 1)["id"]
     response = app.test_client().delete(f"/leads/{lead_id}", headers=bearer(api_key))
     assert response.status_code == 204
     (event,) = audit_events(app, "erase")
@@ -121,13 +124,13 @@ def test_the_worker_purges_by_itself_with_a_short_retention(make_app) -> None:
     # A fraction of a day, through the config only (the environment takes whole days).
     app = make_app(LEADAPP_RETENTION_DAYS=1.5 / 86400)
     key = create_api_key(app)
-    old = post_lead(app, key, 1)["id"]
+    old = store_lead(app, key, 1)["id"]
     wait_until(
         lambda: utcnow() - (1.5 / 86400) * DAY > _created_at(app, old),
         timeout=5,
         what="the lead to pass the retention",
     )
-    young = post_lead(app, key, 2)["id"]
+    young = store_lead(app, key, 2)["id"]
     worker = Worker(app).start()
     try:
         wait_until(lambda: not lead_exists(app, key, old), timeout=10, what="the purge")

@@ -170,7 +170,7 @@ def test_admin_page_has_a_labelled_key_field_and_is_not_indexed(client: FlaskCli
     assert page.find("div", id="admin-status", role="status")
     # The leads table's own headers (the page has other tables: overview, webhooks).
     start = next(i for i, (tag, attrs) in enumerate(page.tags) if attrs.get("id") == "leads-table")
-    end = next(i for i in range(start + 1, len(page.tags)) if page.tags[i][0] == "table")
+    end = next((i for i in range(start + 1, len(page.tags)) if page.tags[i][0] == "table"), None)
     headers = [attrs for tag, attrs in page.tags[start:end] if tag == "th"]
     assert len(headers) == 8  # name, email, phone, IP, created, source, resubmissions, actions
 

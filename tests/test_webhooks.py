@@ -15,12 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.fernet import InvalidToken
 from flask import Flask
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, text
 from standardwebhooks.webhooks import Webhook
 
 from leadapp import create_app
@@ -32,11 +31,11 @@ from leadapp.webhooks.models import WebhookDelivery
 from leadapp.webhooks.worker import Worker, register_periodic
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
-from tests.support.client import bearer, post_lead
+from tests.support.client import bearer, store_lead
 from tests.support.processes import flask_command
 from tests.support.servers import LeadAppServer, WorkerProcess, leadapp_environment
 from tests.support.waiting import black_hole, wait_until
-from tests.support.webhook_receiver import Receiver, always, in_turn
+from tests.support.webhook_receiver import Receiver, add_endpoint, always, delivery_rows, in_turn
 
 deliveries = WebhookDelivery.__table__
 
@@ -56,32 +55,6 @@ FAST = {
     "LEADAPP_WEBHOOK_TIMEOUT": 2.0,
     "LEADAPP_CACHE_SECONDS": 0.2,
 }
-
-
-def add_endpoint(app: Flask, url: str, *events: str) -> tuple[str, str]:
-    """`webhooks add` through the CLI; return the printed endpoint id and secret."""
-    args = ["webhooks", "add", url]
-    for event in events:
-        args += ["--event", event]
-    result = app.test_cli_runner().invoke(args=args)
-    assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    endpoint_id = lines[0].split()[2]
-    return endpoint_id, lines[-1]
-
-
-def store_lead(app: Flask, key: str, n: int | None = None) -> dict[str, Any]:
-    """Store a lead through the API; return its body."""
-    response = post_lead(app, lead_payload(n), headers=bearer(key))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def delivery_rows(app: Flask) -> list[dict[str, Any]]:
-    """Every delivery row, decrypted, oldest first."""
-    with app.app_context(), db.engine.connect() as connection:
-        rows = connection.execute(select(deliveries).order_by(deliveries.c.created_at)).all()
-    return [row._asdict() for row in rows]
 
 
 @pytest.fixture

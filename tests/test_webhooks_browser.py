@@ -7,16 +7,8 @@ from sqlalchemy import update
 
 from leadapp.extensions import db
 from leadapp.webhooks.models import WebhookDelivery
-from tests.test_browser import (  # noqa: F401  (fixtures)
-    Site,
-    browser,
-    expect,
-    make_site,
-    open_page,
-    sign_in,
-    site,
-)
-from tests.test_webhooks import add_endpoint
+from tests.support.browser import Site, expect, sign_in
+from tests.support.webhook_receiver import add_endpoint
 
 
 def _fail_every_delivery(app: Flask) -> None:
@@ -30,8 +22,8 @@ def _fail_every_delivery(app: Flask) -> None:
 
 
 def test_admin_shows_endpoints_and_failed_deliveries_never_secrets(
-    site: Site,  # noqa: F811  (the fixture imported above)
-    open_page,  # noqa: F811
+    site: Site,
+    open_page,
 ) -> None:
     key = site.api_key()
     _, secret = add_endpoint(site.app, "https://crm.example.com/<b>hook</b>")

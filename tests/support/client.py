@@ -98,3 +98,12 @@ def post_lead(
 def bearer(key: str) -> dict[str, str]:
     """The Authorization header for a key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def store_lead(app: Flask, key: str, n: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """Create lead n through POST /leads with an API key (no IP address); return its body."""
+    from tests.support.builders import lead_payload
+
+    response = post_lead(app, lead_payload(n, **overrides), headers=bearer(key))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -1,4 +1,5 @@
-"""A real webhook receiver on loopback: records every request and verifies its signature.
+"""Webhook test support: a real receiver on loopback that verifies every signature, and the
+endpoint and delivery rows as an operator sees them.
 
 Verification uses the `standardwebhooks` package, an implementation independent of ours.
 """
@@ -13,7 +14,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from flask import Flask
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
+
+from leadapp.extensions import db
+from leadapp.webhooks.models import WebhookDelivery
 
 
 @dataclass
@@ -115,3 +121,24 @@ class Receiver:
         """Stop serving."""
         self.server.shutdown()
         self.server.server_close()
+
+
+def add_endpoint(app: Flask, url: str, *events: str) -> tuple[str, str]:
+    """`webhooks add` through the CLI; return the printed endpoint id and secret."""
+    args = ["webhooks", "add", url]
+    for event in events:
+        args += ["--event", event]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    endpoint_id = lines[0].split()[2]
+    return endpoint_id, lines[-1]
+
+
+def delivery_rows(app: Flask) -> list[dict[str, Any]]:
+    """Every delivery row, decrypted, oldest first."""
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(
+            select(WebhookDelivery.__table__).order_by(WebhookDelivery.__table__.c.created_at)
+        ).all()
+    return [row._asdict() for row in rows]

@@ -1,4 +1,4 @@
-"""Builders for the operator tests: leads with chosen times and attribution, spam counts."""
+"""Data for the operator tests (export, stats, retention): leads at chosen times, spam counts."""
 
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ from sqlalchemy import insert, select, update
 
 from leadapp.extensions import db
 from leadapp.models import AuditEvent, Lead, SpamCount
-from tests.conftest import bearer
-from tests.factories import lead_payload
-
-
-def post_lead(app: Flask, key: str, n: int, **overrides: Any) -> dict[str, Any]:
-    """Create lead n through POST /leads with the key (no IP address); return its body."""
-    response = app.test_client().post(
-        "/leads", json=lead_payload(n, **overrides), headers=bearer(key)
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+from tests.support.client import store_lead
 
 
 def set_lead(app: Flask, lead_id: str, **values: Any) -> None:
@@ -33,7 +23,7 @@ def set_lead(app: Flask, lead_id: str, **values: Any) -> None:
 
 def add_lead_at(app: Flask, key: str, n: int, created_at: datetime, **values: Any) -> str:
     """Create lead n, then move it to `created_at` (and set other columns); return its id."""
-    lead_id = post_lead(app, key, n)["id"]
+    lead_id = store_lead(app, key, n)["id"]
     set_lead(app, lead_id, created_at=created_at, **values)
     return lead_id
 
