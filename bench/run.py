@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report
+from bench import profile, report, v2
 from bench.fill import RESULT_MARKER as FILL_MARKER
 from bench.reads import measure_reads
 from bench.servers import (
@@ -101,6 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="skip the runs without rate limiter / access log (bench/ablation.py)",
     )
     parser.add_argument("--no-chart", action="store_true", help="do not write docs/benchmark.png")
+    v2.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -115,12 +116,14 @@ def measure_post(
     numbers: LeadNumbers,
     args: argparse.Namespace,
     profile_output: Path | None = None,
+    variant: str = "plain",
 ) -> dict[str, Any]:
     """Warm the server up, then measure POST /leads with wrk; add server CPU and peak RSS.
 
-    With `profile_output`, py-spy samples the server during the measurement.
+    With `profile_output`, py-spy samples the server during the measurement; `variant`
+    picks post_leads.lua's request body.
     """
-    load = {"threads": args.wrk_threads, "connections": args.connections}
+    load = {"threads": args.wrk_threads, "connections": args.connections, "variant": variant}
     run_wrk(server.url, api_key=api_key, offset=numbers.take(), duration=args.warmup, **load)
     recorder = perf_recorder = None
     perf_data = profile_output.with_suffix(".perf.data") if profile_output else None
@@ -207,6 +210,8 @@ class Bench:
 
     def run_configuration(self, name: str, profile_output: Path | None = None) -> dict[str, Any]:
         """One measured run of a configuration on a fresh server (and fresh database)."""
+        if name in v2.CONFIGURATIONS:
+            return v2.run_configuration(self, name)
         numbers = LeadNumbers(self.args.wrk_threads)
         if name == CEILING:
             with self.server(SERVER_MODULES[CEILING], dict(os.environ)) as server:
@@ -320,6 +325,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     configurations = [CEILING] + [f"leadapp-{backend}" for backend in bench.backends]
     if not args.no_ablations:
         configurations += list(ABLATIONS)
+    configurations += v2.configurations(args)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
     for index in range(args.runs):
         for name in configurations:
@@ -347,7 +353,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
         scale[backend] = bench.scale(backend)
         runs[f"{backend} empty (paired)"] = scale[backend]["empty_runs"]
         runs[f"leadapp-{backend}@{scale_label(args.scale)}"] = scale[backend]["runs"]
-    return {"runs": runs, "profiles": profiles, "scale": scale}
+    return {"runs": runs, "profiles": profiles, "scale": scale, "v2": v2.measure_webhooks(bench)}
 
 
 def print_report(
@@ -410,8 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = summary[CEILING]["requests_per_s"]
     for row in summary.values():
         row["ratio_to_ceiling"] = row["requests_per_s"] / ceiling
+    measured["v2"] = v2.summary_json(summary, runs, measured["v2"])
     targets = check_targets(summary, scale, scale_label(args.scale))
+    targets.update(v2.check_targets(summary, measured["v2"]))
     elapsed = time.monotonic() - started
+    v2.print_report(summary, measured["v2"])
     print_report(args, summary, scale, bench.skipped, targets)
 
     results = {
