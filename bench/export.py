@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -27,10 +26,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench.fill import RESULT_MARKER as FILL_MARKER
+from bench.fill import fill_in_process
 from bench.reads import summarize
 from bench.servers import (
-    REPO_ROOT,
     PostgresDatabases,
     Server,
     SqliteDatabases,
@@ -236,18 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         env = leadapp_environment(bench_keys(), url)
         env["LEADAPP_WEBHOOK_WORKER"] = "off"
         api_key = prepare_leadapp(env)
-        fill = subprocess.run(
-            [sys.executable, "-m", "bench.fill", "--count", str(args.count)],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fill.returncode != 0:
-            raise RuntimeError(f"bench.fill failed:\n{fill.stdout}{fill.stderr}")
-        marker = next(line for line in fill.stdout.splitlines() if line.startswith(FILL_MARKER))
-        filled = json.loads(marker[len(FILL_MARKER) :])
+        filled = fill_in_process(env, args.count)
         print(f"filled {filled['count']:,} leads in {filled['seconds']:.0f} s", flush=True)
         analyze(url)
         server = Server("leadapp.server", env, scratch / "server.log", threads=args.server_threads)

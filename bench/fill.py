@@ -22,6 +22,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,6 +113,16 @@ def fill(count: int, *, workers: int = 2, batch: int = 5000, days: float = 365.0
             written = sum(pool.starmap(_worker, arguments))
     seconds = time.monotonic() - started
     return {"count": written, "seconds": seconds, "rows_per_s": written / seconds}
+
+
+def fill_in_process(env: Mapping[str, str], count: int) -> dict:
+    """Run `python -m bench.fill --count N` with a LeadApp environment; return its result."""
+    from tests.support.processes import python_module
+
+    # No timeout: a fill of millions of rows takes as long as it takes.
+    done = python_module(env, "bench.fill", "--count", str(count), timeout=None)
+    marker = next(line for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER))
+    return json.loads(marker[len(RESULT_MARKER) :])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,14 @@
 -- wrk script: POST /leads with a distinct valid lead on every request.
 --
--- Usage: wrk -s post_leads.lua URL -- API_KEY OFFSET STRIDE
+-- Usage: wrk -s post_leads.lua URL -- API_KEY OFFSET STRIDE [VARIANT]
 --   API_KEY  sent as "Authorization: Bearer API_KEY" (so the body may carry ip_address)
 --   OFFSET   first lead number of this wrk run
 --   STRIDE   lead numbers reserved per thread (a thread must send fewer requests)
+--   VARIANT  plain (default): the four v1 fields;
+--            attribution: the same plus all eight attribution members and an
+--              Idempotency-Key header, both distinct per lead;
+--            duplicate: one and the same lead (number 9,999,999) on every request, so
+--              every request after the first is a 409
 -- Thread t's c-th request is lead k = OFFSET + t * STRIDE + c, so threads never collide
 -- and runs given disjoint ranges never do either. Lead k has email lead<k>@example.com,
 -- phone +44 20 7xxx xxxx with k as the 7 digits (every such London number is valid) and
@@ -24,6 +29,7 @@ function init(args)
   local api_key = args[1] or ""
   offset = tonumber(args[2] or "0")
   stride = tonumber(args[3] or "100000")
+  variant = args[4] or "plain"
   counter = 0
   statuses = {}
   headers = {
@@ -32,14 +38,32 @@ function init(args)
   }
 end
 
+local function attribution(k)
+  return string.format(
+    ', "attribution": {"source": "bench-partner", "utm_source": "newsletter", '
+      .. '"utm_medium": "email", "utm_campaign": "winter-%d", "utm_term": "lead %d", '
+      .. '"utm_content": "banner-%d", "page_url": "https://example.com/landing?lead=%d", '
+      .. '"referrer": "https://www.example.org/search?q=lead+%d"}',
+    k % 10, k, k % 7, k, k
+  )
+end
+
 function request()
   local k = offset + tid * stride + counter
   counter = counter + 1
+  if variant == "duplicate" then
+    k = 9999999
+  end
+  local extra = ""
+  if variant == "attribution" then
+    extra = attribution(k)
+    headers["Idempotency-Key"] = string.format("bench-%d-%d", offset, k)
+  end
   local body = string.format(
     '{"name": "Bench Lead %d", "email": "lead%d@example.com", '
-      .. '"phone": "+44 20 7%03d %04d", "ip_address": "10.%d.%d.%d"}',
+      .. '"phone": "+44 20 7%03d %04d", "ip_address": "10.%d.%d.%d"%s}',
     k, k, math.floor(k / 10000) % 1000, k % 10000,
-    math.floor(k / 65536) % 256, math.floor(k / 256) % 256, k % 256
+    math.floor(k / 65536) % 256, math.floor(k / 256) % 256, k % 256, extra
   )
   return wrk.format("POST", "/leads", headers, body)
 end

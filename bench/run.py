@@ -9,7 +9,6 @@ the medians are reported. See docs/benchmark.md for what is measured and why.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -18,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report
+from bench import profile, report, v2
 from bench.export import analyze, format_result, measure_operator_reads
-from bench.fill import RESULT_MARKER as FILL_MARKER
+from bench.fill import fill_in_process
 from bench.reads import measure_reads
 from bench.servers import (
     CLIENT_CORE,
@@ -35,7 +34,7 @@ from bench.servers import (
     workdir,
 )
 from bench.wrk import MAX_LEAD_NUMBER, STRIDE, ensure_wrk, run_wrk
-from tests.support.processes import REPO_ROOT, python_module
+from tests.support.processes import REPO_ROOT
 
 CEILING = "ceiling"
 SERVER_MODULES = {
@@ -108,6 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="skip the CSV export and GET /stats measurement at scale (bench/export.py)",
     )
+    v2.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -122,12 +122,14 @@ def measure_post(
     numbers: LeadNumbers,
     args: argparse.Namespace,
     profile_output: Path | None = None,
+    variant: str = "plain",
 ) -> dict[str, Any]:
     """Warm the server up, then measure POST /leads with wrk; add server CPU and peak RSS.
 
-    With `profile_output`, py-spy samples the server during the measurement.
+    With `profile_output`, py-spy samples the server during the measurement; `variant`
+    picks post_leads.lua's request body.
     """
-    load = {"threads": args.wrk_threads, "connections": args.connections}
+    load = {"threads": args.wrk_threads, "connections": args.connections, "variant": variant}
     run_wrk(server.url, api_key=api_key, offset=numbers.take(), duration=args.warmup, **load)
     recorder = perf_recorder = None
     perf_data = profile_output.with_suffix(".perf.data") if profile_output else None
@@ -214,6 +216,8 @@ class Bench:
 
     def run_configuration(self, name: str, profile_output: Path | None = None) -> dict[str, Any]:
         """One measured run of a configuration on a fresh server (and fresh database)."""
+        if name in v2.CONFIGURATIONS:
+            return v2.run_configuration(self, name)
         numbers = LeadNumbers(self.args.wrk_threads)
         if name == CEILING:
             with self.server(SERVER_MODULES[CEILING], dict(os.environ)) as server:
@@ -243,10 +247,7 @@ class Bench:
         url, env, api_key = self.leadapp_database(backend, "scale")
         try:
             log(f"{backend}: filling {args.scale:,} leads (bench/fill.py)")
-            # No timeout: a fill of millions of rows takes as long as it takes.
-            fill = python_module(env, "bench.fill", "--count", str(args.scale), timeout=None)
-            marker = next(line for line in fill.stdout.splitlines() if line.startswith(FILL_MARKER))
-            filled = json.loads(marker[len(FILL_MARKER) :])
+            filled = fill_in_process(env, args.scale)
             log(
                 f"{backend}: filled {filled['count']:,} leads in {filled['seconds']:.0f} s "
                 f"({filled['rows_per_s']:,.0f} rows/s)"
@@ -337,6 +338,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     configurations = [CEILING] + [f"leadapp-{backend}" for backend in bench.backends]
     if not args.no_ablations:
         configurations += list(ABLATIONS)
+    configurations += v2.configurations(args)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
     for index in range(args.runs):
         for name in configurations:
@@ -364,7 +366,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
         scale[backend] = bench.scale(backend)
         runs[f"{backend} empty (paired)"] = scale[backend]["empty_runs"]
         runs[f"leadapp-{backend}@{scale_label(args.scale)}"] = scale[backend]["runs"]
-    return {"runs": runs, "profiles": profiles, "scale": scale}
+    return {"runs": runs, "profiles": profiles, "scale": scale, "v2": v2.measure_webhooks(bench)}
 
 
 def print_report(
@@ -429,8 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = summary[CEILING]["requests_per_s"]
     for row in summary.values():
         row["ratio_to_ceiling"] = row["requests_per_s"] / ceiling
+    measured["v2"] = v2.summary_json(summary, runs, measured["v2"])
     targets = check_targets(summary, scale, scale_label(args.scale))
+    targets.update(v2.check_targets(summary, measured["v2"]))
     elapsed = time.monotonic() - started
+    v2.print_report(summary, measured["v2"])
     print_report(args, summary, scale, bench.skipped, targets)
 
     results = {

@@ -78,8 +78,11 @@ def run_wrk(
     duration: float,
     threads: int,
     connections: int,
+    variant: str = "plain",
 ) -> WrkResult:
     """Run wrk pinned to the client core, sending leads OFFSET + t * STRIDE + c.
+
+    `variant` picks the request body (see post_leads.lua: plain, attribution, duplicate).
 
     The generator's CPU comes from wait4()'s rusage of the wrk process itself
     (taskset execs wrk, so it is the same process).
@@ -87,7 +90,7 @@ def run_wrk(
     command = [
         "taskset", "-c", str(CLIENT_CORE), ensure_wrk(),
         f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency",
-        "-s", str(LUA_SCRIPT), url, "--", api_key, str(offset), str(STRIDE),
+        "-s", str(LUA_SCRIPT), url, "--", api_key, str(offset), str(STRIDE), variant,
     ]  # fmt: skip
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bench import fill, profile, reads
+from bench import fill, profile, reads, receiver
 from bench.ceiling import create_ceiling_app
 from bench.wrk import STRIDE, run_wrk
 from tests.support.apps import create_api_key
@@ -95,3 +95,36 @@ def test_percentile_is_nearest_rank() -> None:
     assert reads.percentile(values, 50) == 50
     assert reads.percentile(values, 99) == 99
     assert reads.percentile([3.0], 99) == 3.0
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the load generator is pinned to core 1")
+def test_wrk_variants_send_attribution_with_keys_and_floods_one_duplicate(make_app) -> None:
+    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
+    key = create_api_key(app)
+    load = {"api_key": key, "duration": 1, "threads": 2, "connections": 2}
+    with ThreadedServer(app, threads=2) as server:
+        rich = run_wrk(server.url, offset=0, variant="attribution", **load)
+        flood = run_wrk(server.url, offset=STRIDE * 2, variant="duplicate", **load)
+    assert rich.requests > 10 and set(rich.statuses) == {"201"}
+    # One lead created by the flood, every other request refused as its duplicate.
+    assert flood.statuses.get("201") == 1 and flood.statuses["409"] == flood.requests - 1
+    client = app.test_client()
+    page = client.get("/leads?email=lead1@example.com", headers=bearer(key)).get_json()
+    attribution = page["items"][0]["attribution"]
+    assert {name for name, value in attribution.items() if value} == {
+        "source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+        "page_url", "referrer",
+    }  # fmt: skip
+    assert attribution["page_url"] == "https://example.com/landing?lead=1"
+
+
+def test_receiver_records_the_delay_from_the_payload_timestamp() -> None:
+    recorder = receiver.Recorder()
+    recorder.add(b'{"type": "lead.created", "timestamp": "2026-12-01T10:00:00.250000Z"}')
+    recorder.add(b"not json")
+    stats = recorder.stats()
+    assert stats["count"] == 2 and stats["unparsed"] == 1
+    assert stats["delays_ms"][0] > 0
