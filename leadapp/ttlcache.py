@@ -71,20 +71,25 @@ class TTLCache(Generic[K, V]):
     def get_or_refresh(self, key: K, load: Callable[[], V | None]) -> V | None:
         """The cached value even if expired, reloading an expired one in the background.
 
-        Only a key never loaded makes the caller wait for `load`. Once a key has a value,
-        no caller waits: an expired value is served while one thread reloads it, so a
-        database that hangs costs that thread its timeout, not every request. A reload
-        that returns None forgets the key; one that raises keeps the old value. With a
-        ttl of 0 nothing is cached: every call loads.
+        A value that expired less than one period ago is served while one thread reloads
+        it, so a database that hangs costs that thread its timeout, not every request. A
+        value older than that is not served at all: the caller loads it, as for a key never
+        loaded, so a revoked key or a new block is never honoured later than two periods
+        after the change, however long the key sat idle. A reload that returns None
+        forgets the key; one that raises keeps the old value. With a ttl of 0 nothing is
+        cached: every call loads.
         """
         entry = self._entries.get(key)
-        if entry is None or self.ttl <= 0:
+        now = time.monotonic()
+        if entry is None or self.ttl <= 0 or now - entry[0] > self.ttl:
             value = load()
-            if value is not None:
+            if value is None:
+                self.discard(key)
+            else:
                 self.put(key, value)
             return value
         expires, value = entry
-        if expires <= time.monotonic():
+        if expires <= now:
             self._refresh_in_background(key, load)
         return value
 

@@ -112,3 +112,12 @@ def test_unknown_keys_cannot_evict_known_ones(make_app) -> None:
         for n in range(cache.maxsize + 10):
             assert apikeys.authenticate(f"lak_random_{n}") is None
     assert list(cache._entries) == [known]
+
+
+def test_a_value_idle_past_two_periods_is_reloaded_before_it_is_served() -> None:
+    """A revoked key (or a new block) must not be honoured once more after a long idle time."""
+    cache: TTLCache[str, int] = TTLCache(ttl=TTL)
+    assert cache.get_or_refresh("key", lambda: 1) == 1
+    time.sleep(TTL * 2.5)
+    assert cache.get_or_refresh("key", lambda: None) is None  # revoked: answered now, not later
+    assert cache.get_or_refresh("key", lambda: 2) == 2
