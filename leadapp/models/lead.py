@@ -31,16 +31,7 @@ UTM_MAX_BYTES = 4 * UTM_MAX_CHARS
 URL_MAX_BYTES = 4 * URL_MAX_CHARS
 PLAINTEXT_ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign")
 ENCRYPTED_ATTRIBUTION_FIELDS = ("utm_term", "utm_content", "page_url", "referrer")
-ATTRIBUTION_FIELDS = (
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "page_url",
-    "referrer",
-)
+ATTRIBUTION_FIELDS = PLAINTEXT_ATTRIBUTION_FIELDS + ENCRYPTED_ATTRIBUTION_FIELDS
 
 # The one definition of a lead's fields: which are encrypted, which are returned, and
 # which unique blind-index column protects each deduplicated field.
