@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from leadapp.extensions import limiter
+from leadapp.http import memory_storage
 from tests.support.builders import lead_payload
 from tests.support.client import post_lead
 from tests.support.deployment import served
@@ -88,3 +92,32 @@ def test_real_server_limits_each_address_and_says_when_to_retry(
         assert limited.headers["x-ratelimit-remaining"] == "0"
         other = server.request("POST", "/leads", lead_payload(7), source_ip="127.0.0.31")
         assert other.status == 201 and other.body["ip_address"] == "127.0.0.31"
+
+
+def test_embedded_storage_counts_without_a_thread_per_hit(make_app) -> None:
+    """memory:// is limits' MemoryStorage minus its 10 ms timer thread after every hit."""
+    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000 per minute")
+    assert isinstance(limiter.storage, memory_storage.SweptMemoryStorage)
+    post_lead(app, lead_payload(0), ip="203.0.113.30")
+    started_before = threading.active_count()
+    names_before = {thread.ident for thread in threading.enumerate()}
+    statuses = [post_lead(app, lead_payload(n), ip=f"203.0.113.{n}").status_code for n in (31, 32)]
+    statuses += [post_lead(app, lead_payload(n), ip="203.0.113.33").status_code for n in (33, 34)]
+    assert statuses == [201, 201, 201, 409]
+    new_threads = {thread.ident for thread in threading.enumerate()} - names_before
+    assert not new_threads, f"{len(new_threads)} threads started ({started_before} before)"
+
+
+def test_embedded_storage_sweeps_expired_keys() -> None:
+    storage = memory_storage.SweptMemoryStorage()
+    storage.timer.join()  # MemoryStorage's one timer from its constructor
+    storage.incr("short", expiry=0.01)
+    storage.incr("long", expiry=60)
+    time.sleep(0.02)
+    storage.incr("other", expiry=60)  # sweep not due yet: the expired key stays in memory
+    assert "short" in storage.expirations
+    storage._next_sweep = time.monotonic()  # as if SWEEP_SECONDS had passed
+    storage.incr("other", expiry=60)  # due: swept inline, by this hit
+    assert "short" not in storage.expirations
+    assert storage.get("long") == 1 and storage.get("other") == 2
+    assert not storage.timer.is_alive()

@@ -40,6 +40,6 @@ def register_pipeline(app: Flask) -> None:
     app.before_request(assign_request_id)  # 2. request id and clock
     app.before_request(refuse_blocked_clients)  # 3. blocklist: 403
     app.before_request(authenticate_request)  # 4. views that take a key: g.api_key, 401, 429
-    bind_limiter(app)  # 5. Flask-Limiter's check: 429
+    bind_limiter(app)  # 5. Flask-Limiter: a view with a declared limit checks it first: 429
     # then the view (blueprints) or an error handler (errors.py), and on the way out:
     app.after_request(finish_response)  # 6. RESPONSE_STEPS, in their order

@@ -23,8 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def bind_limiter(app: Flask) -> None:
-    """Bind Flask-Limiter: its check runs here in the before-request order."""
+    """Bind Flask-Limiter; its limits are checked by the views that declare them.
+
+    Flask-Limiter also installs a before-request check for application-wide and default
+    limits. LeadApp has none (every limit is declared on its view with `limiter.limit`),
+    so that hook would only evaluate nothing on every request: it is taken out again.
+    """
     limiter.init_app(app)
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
 
 def _window_wait(response: Response) -> int | None:
