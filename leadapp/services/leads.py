@@ -58,32 +58,32 @@ def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> Duplica
     """Count the resubmission on every lead this one conflicts with; the 409 to raise.
 
     One UPDATE ... SET resubmissions = resubmissions + 1 in the database, so concurrent
-    duplicates are counted exactly. An IP-only conflict changes nothing. None when the
-    conflicting lead has gone meanwhile (erased), so the INSERT may be tried again. The
-    caller commits before raising, so the count is kept.
+    duplicates are counted exactly; its RETURNING names the conflicts it found. An
+    IP-only conflict changes nothing and is looked up only when the updated leads do not
+    already show it. None when the conflicting lead has gone meanwhile (erased), so the
+    INSERT may be tried again. The caller commits before raising, so the count is kept.
     """
     table = Lead.__table__
-    by_contact = or_(
-        table.c.email_bidx == row["email_bidx"], table.c.phone_bidx == row["phone_bidx"]
-    )
-    conditions = [
-        table.c[column] == row[column] for column in BLIND_INDEX_COLUMNS.values() if row[column]
-    ]
-    connection.execute(
+    index_columns = [table.c[column] for column in BLIND_INDEX_COLUMNS.values()]
+    found = connection.execute(
         update(table)
-        .where(by_contact)
-        .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
-    )
-    rows = connection.execute(
-        select(*(table.c[column] for column in BLIND_INDEX_COLUMNS.values())).where(
-            or_(*conditions)
+        .where(
+            or_(table.c.email_bidx == row["email_bidx"], table.c.phone_bidx == row["phone_bidx"])
         )
+        .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
+        .returning(*index_columns)
     ).all()
     conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
-        if row[column] is not None and any(found._mapping[column] == row[column] for found in rows)
+        if row[column] is not None and any(lead._mapping[column] == row[column] for lead in found)
     ]
+    if row["ip_bidx"] is not None and "ip_address" not in conflicts:
+        ip_taken = connection.execute(
+            select(table.c.id).where(table.c.ip_bidx == row["ip_bidx"]).limit(1)
+        ).first()
+        if ip_taken is not None:
+            conflicts.append("ip_address")
     if not conflicts:
         return None
     return duplicate_problem(conflicts)
