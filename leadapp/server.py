@@ -25,6 +25,7 @@ from waitress.server import BaseWSGIServer, create_server
 
 from leadapp import create_app
 from leadapp.config import MAX_BODY_BYTES, ConfigError
+from leadapp.server_logging import configure_logging
 from leadapp.webhooks.worker import start_background_worker
 
 log = logging.getLogger("leadapp.server")  # not __main__ under `python -m`
@@ -178,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("leadapp").setLevel(logging.INFO)
+    configure_logging()
     try:
         app = create_app()
     except ConfigError as error:

@@ -17,6 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from leadapp.normalize import unwrap_ipv4_mapped
 
 IPV6_RATE_LIMIT_PREFIX = 64
+# Where client_address() keeps its answer for the rest of the request.
+ADDRESS_KEY = "leadapp.client_address"
 # The CGI names of every header a proxy uses to describe the original request.
 FORWARDING_HEADERS = (
     "HTTP_X_FORWARDED_FOR",
@@ -85,13 +87,19 @@ def client_address() -> Address:
     """The client's address (the middleware has already applied trusted X-Forwarded-For).
 
     A trusted proxy that forwarded something other than an address is not believed: the
-    connection's own peer is used instead.
+    connection's own peer is used instead. Parsed once per request (the blocklist, the
+    authentication limit, the rate limit, the lead and the access log all ask).
     """
-    try:
-        return unwrap_ipv4_mapped(ipaddress.ip_address(request.remote_addr or ""))
-    except ValueError:
-        original = request.environ.get("werkzeug.proxy_fix.orig", request.environ)
-        return _peer(original) or ipaddress.IPv4Address(0)
+    environ = request.environ
+    address = environ.get(ADDRESS_KEY)
+    if address is None:
+        try:
+            address = unwrap_ipv4_mapped(ipaddress.ip_address(request.remote_addr or ""))
+        except ValueError:
+            address = _peer(environ.get("werkzeug.proxy_fix.orig", environ))
+            address = address or ipaddress.IPv4Address(0)
+        environ[ADDRESS_KEY] = address
+    return address
 
 
 def client_ip() -> str:

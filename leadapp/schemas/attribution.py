@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +12,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load
 from leadapp.models.lead import ATTRIBUTION_FIELDS, SOURCE_MAX_CHARS, URL_MAX_CHARS, UTM_MAX_CHARS
 
 URL_SCHEMES = ("http", "https")
+# Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), exactly; one scan, not a lookup per char.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# str.isspace()'s characters: what re's \s matches in a str pattern.
+WHITESPACE = re.compile(r"\s")
 
 
 def _trimmed(value: Any, max_chars: int) -> str:
@@ -21,14 +25,14 @@ def _trimmed(value: Any, max_chars: int) -> str:
     value = value.strip()
     if len(value) > max_chars:
         raise ValidationError(f"Must be at most {max_chars} characters.")
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValidationError("Must not contain control characters.")
     return value
 
 
 def check_absolute_url(value: str) -> str:
     """Accept only an absolute http or https URL with a host (no javascript:, data:, ...)."""
-    if any(char.isspace() for char in value):
+    if WHITESPACE.search(value):
         raise ValidationError("Must be an absolute http or https URL (no spaces).")
     try:
         parts = urlsplit(value)
