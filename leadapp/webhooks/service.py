@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,14 +112,17 @@ def _subscriptions() -> SubscriptionCache:
 # --- the outbox ---------------------------------------------------------------------------
 
 
-def _queue(connection: Connection, event: str, lead_id: uuid.UUID, data: Any) -> int:
-    """Insert one pending delivery of `event` per subscribed endpoint; return how many."""
+def _queue(connection: Connection, event: str, lead_id: uuid.UUID, data: Callable[[], Any]) -> int:
+    """Insert one pending delivery of `event` per subscribed endpoint; return how many.
+
+    `data` builds the payload's data, only when some endpoint is subscribed.
+    """
     endpoint_ids = _subscriptions().endpoint_ids(connection, event)
     if not endpoint_ids:
         return 0
     now = utcnow()
     body = json.dumps(
-        {"type": event, "timestamp": rfc3339(now), "data": data},
+        {"type": event, "timestamp": rfc3339(now), "data": data()},
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -145,7 +148,7 @@ def _queue(connection: Connection, event: str, lead_id: uuid.UUID, data: Any) ->
 
 def queue_lead_created(connection: Connection, lead: Mapping[str, Any]) -> int:
     """Queue `lead.created` (data: the lead as the API returns it) in the lead's transaction."""
-    return _queue(connection, LEAD_CREATED, lead["id"], _lead_schema.dump(lead))
+    return _queue(connection, LEAD_CREATED, lead["id"], lambda: _lead_schema.dump(lead))
 
 
 def queue_lead_erased(connection: Connection, lead_id: uuid.UUID) -> int:
@@ -164,7 +167,7 @@ def queue_lead_erased(connection: Connection, lead_id: uuid.UUID) -> int:
         .where(deliveries.c.lead_id == lead_id, deliveries.c.payload.is_not(None))
         .values(payload=None)
     )
-    return _queue(connection, LEAD_ERASED, lead_id, {"id": str(lead_id)})
+    return _queue(connection, LEAD_ERASED, lead_id, lambda: {"id": str(lead_id)})
 
 
 # --- endpoints ------------------------------------------------------------------------
