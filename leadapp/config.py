@@ -26,6 +26,8 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5
 # libpq waits forever for a server that accepts the connection but never answers (a
 # host that vanished, a partition); every request would hang, /healthz included.
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# A pooled connection idle longer than this is checked (SELECT 1) before use.
+POOL_PING_AFTER_IDLE_SECONDS = 1.0
 # A Redis outage must cost a request milliseconds, not seconds.
 REDIS_TIMEOUT_SECONDS = 0.25
 # How long each process trusts its cached blocklist and API-key answers: a CLI change
@@ -247,9 +249,8 @@ def engine_options(database_url: str) -> dict[str, object]:
     else:
         if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
             options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
-        # A connection that died with the server is replaced on checkout, so the
-        # process recovers by itself when the database returns.
-        options["pool_pre_ping"] = True
+        # No pool_pre_ping (a round trip before every transaction): database.py checks
+        # connections that idled POOL_PING_AFTER_IDLE_SECONDS, the same recovery for less.
         options["pool_size"] = 10
         options["max_overflow"] = 5
         options["pool_timeout"] = 5
