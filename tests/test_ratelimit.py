@@ -121,3 +121,21 @@ def test_embedded_storage_sweeps_expired_keys() -> None:
     assert "short" not in storage.expirations
     assert storage.get("long") == 1 and storage.get("other") == 2
     assert not storage.timer.is_alive()
+
+
+def test_on_redis_a_counted_request_costs_no_expiry_lookup_once_the_window_is_known(
+    make_app, private_redis
+) -> None:
+    """The window's end is read once per window; each request reads only its count."""
+    app = make_app(RATELIMIT_STORAGE_URI=private_redis.fresh())
+    client = private_redis.client()
+    statuses = [post_lead(app, lead_payload(n), ip=f"203.0.113.{40 + n}").status_code for n in (0,)]
+    client.config_resetstat()
+    responses = [post_lead(app, lead_payload(1), ip="203.0.113.40") for _ in range(3)]
+    statuses += [response.status_code for response in responses]
+    stats = client.info("commandstats")
+    assert statuses == [201, 409, 409, 409]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["3", "2", "1"]
+    assert len({r.headers["X-RateLimit-Reset"] for r in responses}) == 1
+    assert "cmdstat_ttl" not in stats, stats  # the first request's lookup is remembered
+    assert stats["cmdstat_get"]["calls"] == 3  # the count, once per request
