@@ -27,22 +27,32 @@ SAMPLE_RATE = 200
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$")
 
 # Stages of one POST /leads, most specific first: a stack belongs to the first stage
-# whose pattern ("function (file" of a frame) is found anywhere on it. The limiter's
-# decorator wraps the view, so view stages come before it.
+# whose pattern ("function (file" of a frame) is found anywhere on it. Every worker stack
+# passes the trusted-proxy middleware and Flask.wsgi_app, and the limiter's decorator
+# wraps the view, so the view's stages come before those; a stage may have several patterns.
+MAIN_LOOP = "waitress main loop (accept, read + parse requests, write)"
 STAGES: tuple[tuple[str, str], ...] = (
     ("access log line (json + logging + pseudonym)", "log_access (leadapp/http/access_log.py"),
-    ("API key + blocklist check", "(leadapp/http/"),
+    ("API key + blocklist check", "authenticate_request (leadapp/http/authentication.py"),
+    ("API key + blocklist check", "refuse_blocked_clients (leadapp/http/blocklist_gate.py"),
     ("validate email (email-validator)", "normalize_email (leadapp/normalize.py"),
     ("validate phone (phonenumbers)", "normalize_phone (leadapp/normalize.py"),
     ("schema load (marshmallow, other fields)", "load_or_422 (leadapp/api/parsing.py"),
+    ("schema load (marshmallow, other fields)", "_load (leadapp/services/intake.py"),
     ("strict JSON parsing", "json_object_body (leadapp/api/parsing.py"),
-    ("Fernet encryption (4 fields)", "process_bind_param (leadapp/models/types.py"),
-    ("blind indexes (3 HMACs)", "blind_indexes (leadapp/services/leads.py"),
+    ("Fernet encryption", "process_bind_param (leadapp/models/types.py"),
+    ("blind indexes (HMACs)", "blind_indexes (leadapp/services/leads.py"),
+    ("idempotency key (HMACs, record)", "(leadapp/services/idempotency.py"),
+    ("webhook outbox write", "queue_lead_created (leadapp/webhooks/service.py"),
     ("INSERT + COMMIT (SQLAlchemy + driver)", "create_lead (leadapp/services/leads.py"),
+    ("rest of the intake service (honeypot, challenge, consent)", "submit (leadapp/services/"),
     ("rest of the view (response dump, client IP)", "create_lead (leadapp/api/leads.py"),
     ("rate limiter (Flask-Limiter)", "flask_limiter/"),
-    ("waitress main loop (accept, read + parse requests, write)", "BaseWSGIServer.run (waitress/"),
-    ("other LeadApp hooks (request id, headers, CORS)", "(leadapp/"),
+    ("response steps (headers, CORS, request id)", "finish_response (leadapp/http/pipeline.py"),
+    ("request id and clock", "assign_request_id (leadapp/http/request_id.py"),
+    ("webhook delivery worker", "(leadapp/webhooks/worker.py"),
+    (MAIN_LOOP, "BaseWSGIServer.run (waitress/"),
+    (MAIN_LOOP, "GracefulServer.serve (leadapp/server.py"),
     ("Flask/Werkzeug request + response", "Flask.wsgi_app (flask/app.py"),
     ("waitress worker (WSGI environ, response headers, I/O)", "(waitress/"),
 )

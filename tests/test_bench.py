@@ -78,15 +78,23 @@ def test_profile_stages_attribute_each_stack_to_its_most_specific_stage() -> Non
             "create_lead (leadapp/api/leads.py:9);load_or_422 (leadapp/api/parsing.py:4);"
             "normalize_email (leadapp/normalize.py:5);validate_email (email_validator/v.py:6) 3",
             "Flask.wsgi_app (flask/app.py:1);__inner (flask_limiter/_limits.py:3) 2",
+            # Every worker stack passes the proxy middleware (leadapp/http/) first.
+            "TrustedProxies.__call__ (leadapp/http/client.py:67);Flask.wsgi_app (flask/app.py:1);"
+            "__inner (flask_limiter/_limits.py:3);create_lead (leadapp/services/leads.py:1);"
+            "process_bind_param (leadapp/models/types.py:40) 4",
+            "TrustedProxies.__call__ (leadapp/http/client.py:67);Flask.wsgi_app (flask/app.py:1);"
+            "finish_response (leadapp/http/pipeline.py:30) 1",
         ]
     )
     summary = profile.summarize(collapsed)
     stages = {item["name"]: item["samples"] for item in summary["stages"]}
-    assert summary["samples"] == 10
+    assert summary["samples"] == 15
     assert stages == {
         "waitress main loop (accept, read + parse requests, write)": 5,
         "validate email (email-validator)": 3,
         "rate limiter (Flask-Limiter)": 2,
+        "Fernet encryption": 4,
+        "response steps (headers, CORS, request id)": 1,
     }
 
 
