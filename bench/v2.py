@@ -53,6 +53,8 @@ WEBHOOK_OUTSIDE = "sqlite+webhook worker@1"
 ATTRIBUTION = "sqlite+attribution+idem"
 DUPLICATE = "sqlite duplicate flood"
 BASELINE = "v1 (baseline)"
+BASELINE_ATTRIBUTION = "baseline attribution+idem"
+BASELINE_DUPLICATE = "baseline duplicate flood"
 RECEIVER_PATH = "/hook"
 
 
@@ -70,6 +72,8 @@ class Spec:
 
 CONFIGURATIONS = {
     BASELINE: Spec(baseline=True),
+    BASELINE_ATTRIBUTION: Spec(variant="attribution", baseline=True),
+    BASELINE_DUPLICATE: Spec(variant="duplicate", baseline=True),
     WEBHOOK: Spec(webhook=True),
     WEBHOOK_OUTSIDE: Spec(webhook=True, outside_worker=True),
     ATTRIBUTION: Spec(variant="attribution"),
@@ -87,6 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. 156df4b (default: none)",
     )
     parser.add_argument(
+        "--baseline-variants",
+        action="store_true",
+        help="also run the baseline with the attribution and duplicate bodies (a v2 baseline)",
+    )
+    parser.add_argument(
         "--delivery-fill",
         type=float,
         default=3.0,
@@ -101,7 +110,12 @@ def configurations(args: argparse.Namespace) -> list[str]:
     """The v2 configuration names to interleave with the others."""
     if args.no_v2:
         return []
-    return [name for name in CONFIGURATIONS if args.baseline or name != BASELINE]
+    variants = (BASELINE_ATTRIBUTION, BASELINE_DUPLICATE)
+    return [
+        name
+        for name, spec in CONFIGURATIONS.items()
+        if not spec.baseline or (args.baseline and (args.baseline_variants or name not in variants))
+    ]
 
 
 # --- the receiver -------------------------------------------------------------------------
@@ -214,7 +228,7 @@ def baseline_directory(bench: Any) -> Path:
     return target
 
 
-def run_baseline(bench: Any, measure: Any, numbers: Any) -> dict[str, Any]:
+def run_baseline(bench: Any, measure: Any, numbers: Any, variant: str = "plain") -> dict[str, Any]:
     """One run of the baseline revision on a fresh SQLite file of its own."""
     directory = baseline_directory(bench)
     url = bench.backends["sqlite"].fresh("baseline")
@@ -229,7 +243,7 @@ def run_baseline(bench: Any, measure: Any, numbers: Any) -> dict[str, Any]:
         bench.server_count += 1
         log_path = bench.dir / f"server-{bench.server_count}-baseline.log"
         with BaselineServer(directory, env, log_path, bench.args.server_threads) as server:
-            return measure(server, api_key, numbers, bench.args)
+            return measure(server, api_key, numbers, bench.args, variant=variant)
     finally:
         bench.backends["sqlite"].discard(url)
 
@@ -242,7 +256,7 @@ def run_configuration(bench: Any, name: str) -> dict[str, Any]:
     spec = CONFIGURATIONS[name]
     numbers = LeadNumbers(bench.args.wrk_threads)
     if spec.baseline:
-        return run_baseline(bench, measure_post, numbers)
+        return run_baseline(bench, measure_post, numbers, spec.variant)
     url, env, api_key = bench.leadapp_database("sqlite")
     try:
         if not spec.webhook:
@@ -407,6 +421,15 @@ def ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
             summary[PLAIN]["server_cpu_ms_per_request"]
             / summary[BASELINE]["server_cpu_ms_per_request"]
         )
+    for now, before in ((ATTRIBUTION, BASELINE_ATTRIBUTION), (DUPLICATE, BASELINE_DUPLICATE)):
+        if now in summary and before in summary:
+            result[f"{now} / baseline's"] = (
+                summary[now]["requests_per_s"] / summary[before]["requests_per_s"]
+            )
+            result[f"{now} CPU ms/req / baseline's"] = (
+                summary[now]["server_cpu_ms_per_request"]
+                / summary[before]["server_cpu_ms_per_request"]
+            )
     return result
 
 
@@ -441,7 +464,8 @@ def print_report(summary: Mapping[str, Mapping[str, Any]], webhooks: Mapping[str
     print("\nv2 ratios (median req/s):")
     for name, value in found.items():
         print(f"  {name:<40} {value:6.1%}")
-    for name in (PLAIN, WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, BASELINE):
+    shown = (PLAIN, WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, BASELINE)
+    for name in (*shown, BASELINE_ATTRIBUTION, BASELINE_DUPLICATE):
         if name in summary and "ratio_to_ceiling" in summary[name]:
             print(f"  {name + ' / ceiling':<40} {summary[name]['ratio_to_ceiling']:6.1%}")
     for name, load in (webhooks.get("webhook_under_load") or {}).items():
