@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -171,7 +172,13 @@ class Server(servers.LeadAppServer):
     """
 
     def __init__(
-        self, module: str, env: Mapping[str, str], log_path: Path, *, threads: int
+        self,
+        module: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        threads: int,
+        python: str = sys.executable,
     ) -> None:
         super().__init__(
             env,
@@ -180,6 +187,7 @@ class Server(servers.LeadAppServer):
             threads=threads,
             command_prefix=("taskset", "-c", str(SERVER_CORE)),
             ready_status=None,
+            python=python,
         )
 
     def cpu_times(self) -> tuple[float, float]:

@@ -55,6 +55,7 @@ DUPLICATE = "sqlite duplicate flood"
 BASELINE = "v1 (baseline)"
 BASELINE_ATTRIBUTION = "baseline attribution+idem"
 BASELINE_DUPLICATE = "baseline duplicate flood"
+REFERENCE_PYTHON = "leadapp-sqlite (reference Python)"
 RECEIVER_PATH = "/hook"
 
 
@@ -68,12 +69,16 @@ class Spec:
     # delivers instead, so the run shows what the outbox write alone costs intake.
     outside_worker: bool = False
     baseline: bool = False
+    # Served by --reference-python instead of the bench's own interpreter (a side-by-side
+    # reference of the same code on another CPython; not a way to run LeadApp).
+    reference_python: bool = False
 
 
 CONFIGURATIONS = {
     BASELINE: Spec(baseline=True),
     BASELINE_ATTRIBUTION: Spec(variant="attribution", baseline=True),
     BASELINE_DUPLICATE: Spec(variant="duplicate", baseline=True),
+    REFERENCE_PYTHON: Spec(reference_python=True),
     WEBHOOK: Spec(webhook=True),
     WEBHOOK_OUTSIDE: Spec(webhook=True, outside_worker=True),
     ATTRIBUTION: Spec(variant="attribution"),
@@ -96,6 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also run the baseline with the attribution and duplicate bodies (a v2 baseline)",
     )
     parser.add_argument(
+        "--reference-python",
+        default="",
+        help="also serve plain intake with this interpreter (a venv's python with "
+        "requirements.txt installed), e.g. a newer CPython, as a reference",
+    )
+    parser.add_argument(
         "--delivery-fill",
         type=float,
         default=3.0,
@@ -114,7 +125,14 @@ def configurations(args: argparse.Namespace) -> list[str]:
     return [
         name
         for name, spec in CONFIGURATIONS.items()
-        if not spec.baseline or (args.baseline and (args.baseline_variants or name not in variants))
+        if (spec.reference_python and args.reference_python)
+        or (
+            not spec.reference_python
+            and (
+                not spec.baseline
+                or (args.baseline and (args.baseline_variants or name not in variants))
+            )
+        )
     ]
 
 
@@ -259,6 +277,13 @@ def run_configuration(bench: Any, name: str) -> dict[str, Any]:
         return run_baseline(bench, measure_post, numbers, spec.variant)
     url, env, api_key = bench.leadapp_database("sqlite")
     try:
+        if spec.reference_python:
+            bench.server_count += 1
+            log_path = bench.dir / f"server-{bench.server_count}-reference.log"
+            module, threads = SERVER_MODULES["leadapp"], bench.args.server_threads
+            python = bench.args.reference_python
+            with Server(module, env, log_path, threads=threads, python=python) as server:
+                return measure_post(server, api_key, numbers, bench.args)
         if not spec.webhook:
             with bench.server(SERVER_MODULES["leadapp"], env) as server:
                 return measure_post(server, api_key, numbers, bench.args, variant=spec.variant)
@@ -421,6 +446,12 @@ def ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
             summary[PLAIN]["server_cpu_ms_per_request"]
             / summary[BASELINE]["server_cpu_ms_per_request"]
         )
+    if REFERENCE_PYTHON in summary:
+        result["reference Python / plain"] = summary[REFERENCE_PYTHON]["requests_per_s"] / plain
+        result["reference Python CPU ms/req / plain"] = (
+            summary[REFERENCE_PYTHON]["server_cpu_ms_per_request"]
+            / summary[PLAIN]["server_cpu_ms_per_request"]
+        )
     for now, before in ((ATTRIBUTION, BASELINE_ATTRIBUTION), (DUPLICATE, BASELINE_DUPLICATE)):
         if now in summary and before in summary:
             result[f"{now} / baseline's"] = (
@@ -465,7 +496,7 @@ def print_report(summary: Mapping[str, Mapping[str, Any]], webhooks: Mapping[str
     for name, value in found.items():
         print(f"  {name:<40} {value:6.1%}")
     shown = (PLAIN, WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, BASELINE)
-    for name in (*shown, BASELINE_ATTRIBUTION, BASELINE_DUPLICATE):
+    for name in (*shown, BASELINE_ATTRIBUTION, BASELINE_DUPLICATE, REFERENCE_PYTHON):
         if name in summary and "ratio_to_ceiling" in summary[name]:
             print(f"  {name + ' / ceiling':<40} {summary[name]['ratio_to_ceiling']:6.1%}")
     for name, load in (webhooks.get("webhook_under_load") or {}).items():

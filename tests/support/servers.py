@@ -66,8 +66,10 @@ class LeadAppServer:
         threads: int = THREADS,
         command_prefix: Sequence[str] = (),
         ready_status: int | None = 200,
+        python: str = sys.executable,
     ) -> None:
         self.env = dict(env)
+        self.python = python
         self.log_path = log_path
         self.module = module
         self.threads = threads
@@ -106,7 +108,7 @@ class LeadAppServer:
                 self.process = subprocess.Popen(
                     [
                         *self.command_prefix,
-                        sys.executable,
+                        self.python,
                         "-m",
                         self.module,
                         "--host",
