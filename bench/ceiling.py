@@ -8,22 +8,44 @@ Run as `python -m bench.ceiling --host H --port P --threads N`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 
 from flask import Flask, request
 from waitress import serve
 
 from leadapp.server import DEFAULT_THREADS, waitress_settings
 
+# bench/gil.py only: CPU to hold the GIL for (BENCH_HOLD_GIL_MS) or time to wait with it
+# released (BENCH_RELEASE_GIL_MS) in every request, to see what that does to the main loop.
+HOLD_GIL_MS = "BENCH_HOLD_GIL_MS"
+RELEASE_GIL_MS = "BENCH_RELEASE_GIL_MS"
+
+
+def _hold_gil(seconds: float) -> None:
+    """Run Python bytecode (holding the GIL, as a view's own work does) for `seconds` of CPU."""
+    end = time.thread_time() + seconds
+    total = 0
+    while time.thread_time() < end:
+        for number in range(500):
+            total += number
+
 
 def create_ceiling_app() -> Flask:
     """A Flask app with one endpoint, POST /leads, doing nothing but parsing the body."""
     app = Flask(__name__)
+    hold = float(os.environ.get(HOLD_GIL_MS, "0")) / 1000
+    release = float(os.environ.get(RELEASE_GIL_MS, "0")) / 1000
 
     @app.post("/leads")
     def create_lead() -> tuple[dict[str, object], int]:
         """Parse the JSON body and answer 201 with a small JSON body."""
         body = request.get_json()
+        if hold:
+            _hold_gil(hold)
+        if release:
+            time.sleep(release)
         return {"status": "created", "fields": len(body)}, 201
 
     return app

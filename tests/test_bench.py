@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 
 import pytest
 
-from bench import fill, profile, reads, receiver
+from bench import ceiling, fill, gil, profile, reads, receiver
 from bench.ceiling import create_ceiling_app
 from bench.wrk import STRIDE, run_wrk
 from tests.support.apps import create_api_key
@@ -136,3 +138,14 @@ def test_receiver_records_the_delay_from_the_payload_timestamp() -> None:
     stats = recorder.stats()
     assert stats["count"] == 2 and stats["unparsed"] == 1
     assert stats["delays_ms"][0] > 0
+
+
+def test_gil_cases_hold_the_gil_as_asked(monkeypatch) -> None:
+    """bench.gil's ceiling variant spends the asked CPU in the view, and the thread stats read."""
+    monkeypatch.setenv(ceiling.HOLD_GIL_MS, "20")
+    client = ceiling.create_ceiling_app().test_client()
+    started = time.thread_time()
+    assert client.post("/leads", json={"name": "x"}).status_code == 201
+    assert time.thread_time() - started >= 0.02
+    threads = gil.thread_cpu_seconds(os.getpid())
+    assert str(threading.get_native_id()) in threads
