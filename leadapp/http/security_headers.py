@@ -21,9 +21,16 @@ CACHEABLE_ENDPOINTS = frozenset({"web.static"})
 
 
 def stamp_security_headers(response: Response) -> Response:
-    """Add the security headers and, except on static assets, Cache-Control: no-store."""
+    """Add the security headers and, except on static assets, Cache-Control: no-store.
+
+    A header the view set already is kept. The names present are read once: a
+    `setdefault` per header would scan the header list twice for each.
+    """
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()}
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.endpoint not in CACHEABLE_ENDPOINTS:
-        response.headers.setdefault("Cache-Control", "no-store")
+        if name.lower() not in present:
+            headers.add(name, value)
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "cache-control" not in present:
+        headers.add("Cache-Control", "no-store")
     return response
