@@ -379,3 +379,19 @@ def test_a_fresh_connection_closed_unanswered_is_a_failure() -> None:
         outcome = delivery.post(url, b"{}", {}, 2.0)
     assert not outcome.delivered and outcome.status is None
     assert "connection" in (outcome.error or "") and accepted == ["accepted"]
+
+
+def test_a_kept_connection_does_not_wait_for_delayed_acks(receiver: Receiver) -> None:
+    # The receiver writes head and body in two sends without TCP_NODELAY, as
+    # http.server does: without a quick ACK each answer would wait ~40 ms for the body.
+    connections = delivery.Connections()
+    try:
+        assert delivery.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
+        started = time.monotonic()
+        for _ in range(30):
+            assert delivery.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
+        elapsed = time.monotonic() - started
+    finally:
+        connections.close()
+    assert receiver.connections == 1
+    assert elapsed < 30 * 0.02, f"{elapsed / 30 * 1000:.0f} ms per delivery"

@@ -29,6 +29,7 @@ MAX_DELAY_SECONDS = 6 * 3600.0
 # this much and never stored.
 MAX_RESPONSE_BYTES = 64 * 1024
 RETRY_AFTER_STATUSES = (429, 503)
+QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 def new_secret() -> str:
@@ -268,6 +269,7 @@ class Connections:
                 preload_content=False,
                 decode_content=False,
             )
+            _ack_at_once(connection)
             response = connection.getresponse()
             response.read(MAX_RESPONSE_BYTES)
             status = response.status
@@ -303,6 +305,20 @@ class Connections:
         if not keep and response is not None:
             response.close()
         return outcome, keep
+
+
+def _ack_at_once(connection: HTTPConnection) -> None:
+    """Have Linux acknowledge the answer's first segment at once, not after up to 40 ms.
+
+    Many receivers write an answer's head and body in two sends without TCP_NODELAY; Nagle
+    then holds the body back until the head is acknowledged, and a kept-alive connection
+    has left the quick-ACK mode a new one starts in. The flag does not stick, so every
+    attempt sets it again.
+    """
+    sock = connection.sock
+    if sock is not None and QUICKACK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
 
 
 # Marks an attempt whose connection was closed under it before any answer.
