@@ -418,7 +418,8 @@ def claim_batches(
     PostgreSQL: `FOR UPDATE SKIP LOCKED` in each batch's subquery, so concurrent workers take
     disjoint rows without waiting on each other. SQLite has one writer at a time, so the
     transaction is atomic there. The read that picks the endpoints comes first, outside it,
-    so an idle worker never takes SQLite's write lock.
+    so an idle worker never takes SQLite's write lock; the claimed rows are read (and their
+    payloads decrypted) after it.
     """
     now = utcnow()
     due = _due(now)
@@ -435,7 +436,9 @@ def claim_batches(
     if not chosen:
         return []
     claimed_until = now + timedelta(seconds=lease_seconds)
-    rows: list[Any] = []
+    ids: list[uuid.UUID] = []
+    # Only ids under the write lock: decrypting the payloads there would hold SQLite's lock
+    # (which intake's INSERTs wait for) through 32 Fernet decryptions.
     with db.engine.begin() as connection:
         for endpoint_id in chosen:
             candidates = (
@@ -446,22 +449,31 @@ def claim_batches(
             )
             if db.engine.dialect.name == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
-            rows += connection.execute(
+            ids += connection.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(candidates.scalar_subquery()))
                 .values(claimed_by=worker_id, claimed_until=claimed_until)
-                .returning(
-                    deliveries.c.id,
-                    deliveries.c.endpoint_id,
-                    deliveries.c.event,
-                    deliveries.c.payload,
-                    deliveries.c.attempts,
-                    deliveries.c.next_attempt_at,
-                    deliveries.c.created_at,
-                )
-            ).all()
-        if not rows:
-            return []
+                .returning(deliveries.c.id)
+            ).scalars()
+    if not ids:
+        return []
+    with db.engine.connect() as connection:
+        # Still ours unless settled meanwhile (an erasure blanks the payload and the claim).
+        rows = connection.execute(
+            select(
+                deliveries.c.id,
+                deliveries.c.endpoint_id,
+                deliveries.c.event,
+                deliveries.c.payload,
+                deliveries.c.attempts,
+            )
+            .where(
+                deliveries.c.id.in_(ids),
+                deliveries.c.status == PENDING,
+                deliveries.c.claimed_by == worker_id,
+            )
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
+        ).all()
         targets = {
             row.id: row
             for row in connection.execute(
@@ -471,16 +483,15 @@ def claim_batches(
                 )
             )
         }
-        orphans = {row.id for row in rows if row.endpoint_id not in targets or not row.payload}
-        if orphans:
-            # Queued by a process whose cache had not yet seen the removal.
+    orphans = {row.id for row in rows if row.endpoint_id not in targets or not row.payload}
+    if orphans:
+        # Queued by a process whose cache had not yet seen the removal.
+        with db.engine.begin() as connection:
             connection.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(orphans))
+                .where(deliveries.c.id.in_(orphans), deliveries.c.status == PENDING)
                 .values(status=CANCELLED, payload=None, claimed_by=None, claimed_until=None)
             )
-    # RETURNING comes in no particular order; a batch goes out oldest first.
-    rows.sort(key=lambda row: (as_utc(row.next_attempt_at), as_utc(row.created_at)))
     grouped: dict[uuid.UUID, list[Claimed]] = {}
     for row in rows:
         if row.id in orphans:

@@ -6,6 +6,7 @@ in `flask webhooks worker`. It also runs the app's periodic hooks (see PERIODIC_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -124,8 +125,8 @@ class Worker:
         Returns whether they all finished; one that did not is retried by any worker
         once its claim runs out.
         """
-        self._stopping.set()
         with self._idle:
+            self._stopping.set()
             self._idle.notify_all()
         deadline = time.monotonic() + timeout
         with self._idle:
@@ -175,17 +176,28 @@ class Worker:
                     continue
                 if batches:
                     with self._idle:
-                        self._busy += len(batches)
-                        self._per_endpoint.update(batch[0].endpoint_id for batch in batches)
-                    for batch in batches:
-                        self._queue.put(_Batch(batch, claimed_at))
+                        # Under the lock stop() waits on: either it waits for these batches,
+                        # or they are given back here, never left under a lease.
+                        stopped = self._stopping.is_set()
+                        if not stopped:
+                            self._busy += len(batches)
+                            self._per_endpoint.update(batch[0].endpoint_id for batch in batches)
+                            for batch in batches:
+                                self._queue.put(_Batch(batch, claimed_at))
+                    if stopped:
+                        with contextlib.suppress(SQLAlchemyError):
+                            service.release([i.id for batch in batches for i in batch], self.id)
+                        break
                 if not any(len(batch) == self.batch_size for batch in batches):
-                    # Nothing more is due now, or only for saturated endpoints: wait for the
-                    # next poll, or for a batch to finish, whichever comes first.
+                    # Nothing more is due now (wait for the next poll: under load a claim then
+                    # takes a poll's worth of rows, not the few of the last milliseconds), or
+                    # only for saturated endpoints (wait for a batch to finish, too).
                     with self._idle:
                         busy = self._busy
                         self._idle.wait_for(
-                            lambda busy=busy: self._busy < busy or self._stopping.is_set(),
+                            lambda busy=busy, waiting=bool(saturated): (
+                                (waiting and self._busy < busy) or self._stopping.is_set()
+                            ),
                             timeout=POLL_SECONDS,
                         )
 
