@@ -30,6 +30,9 @@ MAX_DELAY_SECONDS = 6 * 3600.0
 MAX_RESPONSE_BYTES = 64 * 1024
 RETRY_AFTER_STATUSES = (429, 503)
 QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+# A kept connection idle longer than this is checked before reuse (the receiver may have
+# closed it); one used just before is reused unchecked.
+IDLE_CHECK_SECONDS = 0.5
 
 
 def new_secret() -> str:
@@ -189,14 +192,15 @@ class Connections:
 
     def __init__(self, watcher: DeadlineWatcher | None = None) -> None:
         self.watcher = watcher or _shared_watcher
-        self._open: dict[Origin, HTTPConnection] = {}
+        # Each kept connection with when its last answer ended (monotonic).
+        self._open: dict[Origin, tuple[HTTPConnection, float]] = {}
 
     def __len__(self) -> int:
         return len(self._open)
 
     def close(self) -> None:
         """Close every kept connection."""
-        for connection in self._open.values():
+        for connection, _ in self._open.values():
             connection.close()
         self._open.clear()
 
@@ -216,9 +220,16 @@ class Connections:
         except ValueError:
             return Outcome(None, "invalid URL")
         deadline = time.monotonic() + timeout
-        connection = self._open.pop(origin, None)
-        # A kept connection the receiver has closed meanwhile reads as ready (EOF).
-        if connection is not None and not connection.is_connected:
+        connection, idle_since = self._open.pop(origin, (None, 0.0))
+        # A kept connection the receiver has closed meanwhile reads as ready (EOF). Within a
+        # batch the next attempt follows at once, so only one idle a while is polled (a
+        # system call, and under a busy GIL a thread switch, saved per delivery); a close
+        # that slips through is caught below as a stale connection.
+        if (
+            connection is not None
+            and deadline - timeout - idle_since > IDLE_CHECK_SECONDS
+            and not connection.is_connected
+        ):
             connection.close()
             connection = None
         while True:
@@ -231,7 +242,7 @@ class Connections:
                     return Outcome(None, "invalid URL")
             outcome, keep = self._attempt(connection, target, body, headers, timeout, deadline)
             if keep:
-                self._open[origin] = connection
+                self._open[origin] = (connection, time.monotonic())
                 return outcome
             connection.close()
             if outcome is _STALE:
