@@ -301,11 +301,6 @@ class Worker:
             service.release([item.id for item in pending], self.id)
         return outcomes
 
-    def attempt(self, claimed: service.Claimed) -> delivery.Outcome:
-        """Make one attempt and record its outcome."""
-        (outcome,) = self.deliver([claimed])
-        return outcome
-
     def _attempt(
         self, claimed: service.Claimed, connections: delivery.Connections
     ) -> delivery.Outcome:
