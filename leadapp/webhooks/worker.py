@@ -50,6 +50,9 @@ BATCH_FLUSH_SECONDS = 1.0
 # when it runs out (the contract: within 60 seconds with the default 10-second timeout).
 LEASE_MARGIN_SECONDS = 20.0
 CONTRACT_REDELIVERY_SECONDS = 60.0
+# An attempt that failed without an answer after this long (a timeout, a receiver that
+# hangs) ends its batch; a quicker one (refused) does not.
+SLOW_FAILURE_SECONDS = 1.0
 ERROR_LOG_SECONDS = 60.0
 DATABASE_ERROR_PAUSE = 2.0
 
@@ -262,7 +265,9 @@ class Worker:
         Successes are recorded together (at the end, or every BATCH_FLUSH_SECONDS); a failure
         at once. The batch stops early, giving back the rest, when the worker stops, when its
         window (BATCH_SECONDS after the claim) is over, or after an attempt that got no answer
-        (the receiver is down or hangs: the rest would only wait behind it).
+        and took a while (the receiver hangs: the rest would only wait behind it). A quick
+        failure (refused) goes on: each of the rest fails as fast, one transaction each,
+        instead of a claim, a failure and a give-back per row.
         """
         own = connections is None
         if connections is None:
@@ -292,7 +297,7 @@ class Worker:
                     delivered.append((item, outcome.status or 200))
                     continue
                 self._record_failure(item, outcome)
-                if outcome.status is None:
+                if outcome.status is None and time.monotonic() - now >= SLOW_FAILURE_SECONDS:
                     break
         finally:
             if own:
