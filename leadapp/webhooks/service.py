@@ -404,50 +404,79 @@ def _due(now: datetime) -> Any:
     )
 
 
-def claim_due(
+def claim_batches(
     worker_id: str,
-    limit: int,
+    batches: int,
+    batch_size: int,
     lease_seconds: float,
     skip_endpoints: Collection[uuid.UUID] = (),
-) -> list[Claimed]:
-    """Claim up to `limit` due deliveries for `lease_seconds`; skip rows others hold.
+) -> list[list[Claimed]]:
+    """Claim due deliveries for `lease_seconds`: at most `batches` endpoints, `batch_size` each.
 
-    Deliveries to `skip_endpoints` (those this worker is busy enough with) are left for
+    Each batch holds one endpoint's deliveries, oldest due first, for one delivery thread to
+    send in order on one kept-alive connection. The endpoints are those of the oldest due
+    rows; deliveries to `skip_endpoints` (those this worker is busy enough with) are left for
     later, so one slow receiver cannot hold every delivery thread.
 
-    PostgreSQL: `FOR UPDATE SKIP LOCKED` in the subquery, so concurrent workers take
+    PostgreSQL: `FOR UPDATE SKIP LOCKED` in each batch's subquery, so concurrent workers take
     disjoint rows without waiting on each other. SQLite has one writer at a time, so the
-    same single statement is atomic there. A cheap read comes first, so an idle worker
-    never takes SQLite's write lock.
+    transaction is atomic there. The read that picks the endpoints comes first, outside it,
+    so an idle worker never takes SQLite's write lock; the claimed rows are read (and their
+    payloads decrypted) after it.
     """
     now = utcnow()
     due = _due(now)
     if skip_endpoints:
         due = and_(due, deliveries.c.endpoint_id.not_in(list(skip_endpoints)))
     with db.engine.connect() as connection:
-        any_due = connection.execute(select(deliveries.c.id).where(due).limit(1)).first()
-    if any_due is None:
+        oldest = connection.execute(
+            select(deliveries.c.endpoint_id)
+            .where(due)
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(batch_size)
+        ).scalars()
+        chosen = list(dict.fromkeys(oldest))[:batches]
+    if not chosen:
         return []
-    candidates = (
-        select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_at).limit(limit)
-    )
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+    claimed_until = now + timedelta(seconds=lease_seconds)
+    ids: list[uuid.UUID] = []
+    # Only ids under the write lock: decrypting the payloads there would hold SQLite's lock
+    # (which intake's INSERTs wait for) through 32 Fernet decryptions.
     with db.engine.begin() as connection:
+        for endpoint_id in chosen:
+            candidates = (
+                select(deliveries.c.id)
+                .where(due, deliveries.c.endpoint_id == endpoint_id)
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(batch_size)
+            )
+            if db.engine.dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            ids += connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(candidates.scalar_subquery()))
+                .values(claimed_by=worker_id, claimed_until=claimed_until)
+                .returning(deliveries.c.id)
+            ).scalars()
+    if not ids:
+        return []
+    with db.engine.connect() as connection:
+        # Still ours unless settled meanwhile (an erasure blanks the payload and the claim).
         rows = connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(candidates.scalar_subquery()))
-            .values(claimed_by=worker_id, claimed_until=now + timedelta(seconds=lease_seconds))
-            .returning(
+            select(
                 deliveries.c.id,
                 deliveries.c.endpoint_id,
                 deliveries.c.event,
                 deliveries.c.payload,
                 deliveries.c.attempts,
             )
+            .where(
+                deliveries.c.id.in_(ids),
+                deliveries.c.status == PENDING,
+                deliveries.c.claimed_by == worker_id,
+            )
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at)
         ).all()
-        if not rows:
-            return []
         targets = {
             row.id: row
             for row in connection.execute(
@@ -457,49 +486,105 @@ def claim_due(
                 )
             )
         }
-        orphans = [row.id for row in rows if row.endpoint_id not in targets or not row.payload]
-        if orphans:
-            # Queued by a process whose cache had not yet seen the removal.
+    orphans = {row.id for row in rows if row.endpoint_id not in targets or not row.payload}
+    if orphans:
+        # Queued by a process whose cache had not yet seen the removal.
+        with db.engine.begin() as connection:
             connection.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(orphans))
+                .where(deliveries.c.id.in_(orphans), deliveries.c.status == PENDING)
                 .values(status=CANCELLED, payload=None, claimed_by=None, claimed_until=None)
             )
-    return [
-        Claimed(
-            row.id,
-            row.endpoint_id,
-            row.event,
-            row.payload,
-            row.attempts,
-            targets[row.endpoint_id].url,
-            targets[row.endpoint_id].secret,
+    grouped: dict[uuid.UUID, list[Claimed]] = {}
+    for row in rows:
+        if row.id in orphans:
+            continue
+        target = targets[row.endpoint_id]
+        grouped.setdefault(row.endpoint_id, []).append(
+            Claimed(
+                row.id,
+                row.endpoint_id,
+                row.event,
+                row.payload,
+                row.attempts,
+                target.url,
+                target.secret,
+            )
         )
-        for row in rows
-        if row.id not in orphans
-    ]
+    return list(grouped.values())
 
 
 def record_delivered(claimed: Claimed, status: int) -> None:
     """A 2xx came back: delivered; the payload is no longer needed and is dropped."""
+    record_delivered_batch([(claimed, status)])
+
+
+def record_delivered_batch(delivered: Sequence[tuple[Claimed, int]]) -> None:
+    """Record a batch of 2xx answers in one transaction: delivered, payloads dropped.
+
+    Whoever claimed a row, a success is a success; an erasure meanwhile wins (the row is no
+    longer pending, so it is left as the erasure left it).
+    """
+    if not delivered:
+        return
     now = utcnow()
+    # One UPDATE per (attempts, status) pair: in a batch of first attempts, one in all.
+    groups: dict[tuple[int, int], list[uuid.UUID]] = {}
+    for claimed, status in delivered:
+        groups.setdefault((claimed.attempts + 1, status), []).append(claimed.id)
     with db.engine.begin() as connection:
-        # Whoever claimed it, a success is a success; an erasure meanwhile wins.
+        for (attempts, status), ids in groups.items():
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.status == PENDING)
+                .values(
+                    status=DELIVERED,
+                    attempts=attempts,
+                    last_status=status,
+                    last_error=None,
+                    payload=None,
+                    last_attempt_at=now,
+                    delivered_at=now,
+                    next_attempt_at=None,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            )
+
+
+def still_held(ids: Collection[uuid.UUID], worker_id: str) -> set[uuid.UUID]:
+    """Which of `ids` are still pending under this worker's claim (read only, no write lock).
+
+    A delivery erased, cancelled or retried since the claim is no longer held, and a batch
+    drops it rather than send a payload that should be gone.
+    """
+    if not ids:
+        return set()
+    with db.engine.connect() as connection:
+        return set(
+            connection.execute(
+                select(deliveries.c.id).where(
+                    deliveries.c.id.in_(list(ids)),
+                    deliveries.c.status == PENDING,
+                    deliveries.c.claimed_by == worker_id,
+                )
+            ).scalars()
+        )
+
+
+def release(ids: Collection[uuid.UUID], worker_id: str) -> None:
+    """Give back claims this worker will not attempt (a batch cut short): due again at once."""
+    if not ids:
+        return
+    with db.engine.begin() as connection:
         connection.execute(
             update(deliveries)
-            .where(deliveries.c.id == claimed.id, deliveries.c.status == PENDING)
-            .values(
-                status=DELIVERED,
-                attempts=claimed.attempts + 1,
-                last_status=status,
-                last_error=None,
-                payload=None,
-                last_attempt_at=now,
-                delivered_at=now,
-                next_attempt_at=None,
-                claimed_by=None,
-                claimed_until=None,
+            .where(
+                deliveries.c.id.in_(list(ids)),
+                deliveries.c.status == PENDING,
+                deliveries.c.claimed_by == worker_id,
             )
+            .values(claimed_by=None, claimed_until=None)
         )
 
 

@@ -1,4 +1,4 @@
-"""The delivery worker: claims due deliveries, attempts them in a few threads, records results.
+"""The delivery worker: claims due deliveries in batches, sends them in a few threads, records.
 
 The same class runs inside the server (a background thread, `LEADAPP_WEBHOOK_WORKER=on`) and
 in `flask webhooks worker`. It also runs the app's periodic hooks (see PERIODIC_EXTENSION).
@@ -6,6 +6,7 @@ in `flask webhooks worker`. It also runs the app's periodic hooks (see PERIODIC_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from flask import Flask
@@ -32,12 +34,25 @@ PERIODIC_SECONDS = 3600.0
 # the contract's 5 seconds of the commit, and a retry within this of its due time.
 POLL_SECONDS = 0.25
 DEFAULT_CONCURRENCY = 4
-# At most this share of a worker's threads attempt deliveries to one endpoint at a time: a
-# receiver that hangs holds them until the timeout, and the others must still get theirs.
+# At most this share of a worker's threads deliver to one endpoint at a time: a receiver
+# that hangs holds them until the timeout, and the others must still get theirs.
 PER_ENDPOINT_SHARE = 0.5
+# One claim takes up to this many due deliveries of one endpoint, which one thread sends in
+# order on one kept-alive connection: one claim and one success transaction per batch.
+BATCH_SIZE = 32
+# A batch starts attempts for at most this long after its claim; the lease covers it on top
+# of the last attempt, and what is left is given back (due again at once).
+BATCH_SECONDS = 10.0
+# A batch records its successes (and checks that its rows are still its own: an erasure
+# meanwhile drops a row) at least this often, so a slow receiver's successes show soon.
+BATCH_FLUSH_SECONDS = 1.0
 # A claim outlives the longest attempt by this margin; a dead worker's claims come back
 # when it runs out (the contract: within 60 seconds with the default 10-second timeout).
 LEASE_MARGIN_SECONDS = 20.0
+CONTRACT_REDELIVERY_SECONDS = 60.0
+# An attempt that failed without an answer after this long (a timeout, a receiver that
+# hangs) ends its batch; a quicker one (refused) does not.
+SLOW_FAILURE_SECONDS = 1.0
 ERROR_LOG_SECONDS = 60.0
 DATABASE_ERROR_PAUSE = 2.0
 
@@ -64,7 +79,14 @@ class Worker:
         self.timeout = float(app.config["LEADAPP_WEBHOOK_TIMEOUT"])
         self.max_attempts = int(app.config["LEADAPP_WEBHOOK_MAX_ATTEMPTS"])
         self.retry_seconds = float(app.config["LEADAPP_WEBHOOK_RETRY_SECONDS"])
-        self.lease_seconds = self.timeout + LEASE_MARGIN_SECONDS
+        # The batch window shrinks for long timeouts, so that the lease stays within the
+        # contract's 60 s wherever the timeout allows it.
+        self.batch_seconds = max(
+            0.0,
+            min(BATCH_SECONDS, CONTRACT_REDELIVERY_SECONDS - LEASE_MARGIN_SECONDS - self.timeout),
+        )
+        self.batch_size = BATCH_SIZE
+        self.lease_seconds = self.timeout + LEASE_MARGIN_SECONDS + self.batch_seconds
         if self.lease_seconds > 60:
             log.warning(
                 "LEADAPP_WEBHOOK_TIMEOUT=%g: an attempt cut short by a crash is retried only "
@@ -74,7 +96,8 @@ class Worker:
             )
         self.id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = threading.Event()
-        self._queue: queue.Queue[service.Claimed | None] = queue.Queue()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._watcher = delivery.DeadlineWatcher()
         self._busy = 0
         self._per_endpoint: Counter[uuid.UUID] = Counter()
         self.per_endpoint_limit = max(1, int(concurrency * PER_ENDPOINT_SHARE))
@@ -105,8 +128,8 @@ class Worker:
         Returns whether they all finished; one that did not is retried by any worker
         once its claim runs out.
         """
-        self._stopping.set()
         with self._idle:
+            self._stopping.set()
             self._idle.notify_all()
         deadline = time.monotonic() + timeout
         with self._idle:
@@ -115,6 +138,8 @@ class Worker:
             )
         for _ in range(self.concurrency):
             self._queue.put(None)
+        if finished:
+            self._watcher.stop()
         log.info("webhook worker %s stopped", self.id)
         return finished
 
@@ -126,7 +151,7 @@ class Worker:
     # --- the poller ----------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
-        """Claim as many due deliveries as there are idle delivery threads, until stopped."""
+        """Claim a batch per idle delivery thread (one endpoint each), until stopped."""
         with self.app.app_context():
             while not self._stopping.is_set():
                 self._run_periodic()
@@ -141,28 +166,41 @@ class Worker:
                     ]
                 if free == 0 or self._stopping.is_set():
                     continue
-                # Never more per claim than one endpoint may take: the next claim then
-                # knows which endpoints are saturated.
-                limit = min(free, self.per_endpoint_limit)
+                claimed_at = time.monotonic()
                 try:
-                    claimed = service.claim_due(self.id, limit, self.lease_seconds, saturated)
+                    # One batch per endpoint per claim: the next claim then knows which
+                    # endpoints are saturated.
+                    batches = service.claim_batches(
+                        self.id, free, self.batch_size, self.lease_seconds, saturated
+                    )
                 except SQLAlchemyError as error:
                     self._log_database_error(error)
                     self._stopping.wait(DATABASE_ERROR_PAUSE)
                     continue
-                if claimed:
+                if batches:
                     with self._idle:
-                        self._busy += len(claimed)
-                        self._per_endpoint.update(item.endpoint_id for item in claimed)
-                    for item in claimed:
-                        self._queue.put(item)
-                if len(claimed) < limit:
-                    # Nothing more is due now, or only for saturated endpoints: wait for the
-                    # next poll, or for an attempt to finish, whichever comes first.
+                        # Under the lock stop() waits on: either it waits for these batches,
+                        # or they are given back here, never left under a lease.
+                        stopped = self._stopping.is_set()
+                        if not stopped:
+                            self._busy += len(batches)
+                            self._per_endpoint.update(batch[0].endpoint_id for batch in batches)
+                            for batch in batches:
+                                self._queue.put(_Batch(batch, claimed_at))
+                    if stopped:
+                        with contextlib.suppress(SQLAlchemyError):
+                            service.release([i.id for batch in batches for i in batch], self.id)
+                        break
+                if not any(len(batch) == self.batch_size for batch in batches):
+                    # Nothing more is due now (wait for the next poll: under load a claim then
+                    # takes a poll's worth of rows, not the few of the last milliseconds), or
+                    # only for saturated endpoints (wait for a batch to finish, too).
                     with self._idle:
                         busy = self._busy
                         self._idle.wait_for(
-                            lambda busy=busy: self._busy < busy or self._stopping.is_set(),
+                            lambda busy=busy, waiting=bool(saturated): (
+                                (waiting and self._busy < busy) or self._stopping.is_set()
+                            ),
                             timeout=POLL_SECONDS,
                         )
 
@@ -189,33 +227,95 @@ class Worker:
     # --- the delivery threads --------------------------------------------------------------
 
     def _deliver_loop(self) -> None:
-        """Attempt each claimed delivery handed over by the poller."""
-        with self.app.app_context():
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    return
-                try:
-                    self.attempt(item)
-                except Exception:
-                    # The claim runs out and the delivery is tried again.
-                    log.exception("webhook delivery %s: could not record the attempt", item.id)
-                finally:
-                    with self._idle:
-                        self._busy -= 1
-                        self._per_endpoint[item.endpoint_id] -= 1
-                        if self._per_endpoint[item.endpoint_id] <= 0:
-                            del self._per_endpoint[item.endpoint_id]
-                        self._idle.notify_all()
+        """Send each batch handed over by the poller on this thread's kept-alive connections."""
+        connections = delivery.Connections(self._watcher)
+        try:
+            with self.app.app_context():
+                while True:
+                    batch = self._queue.get()
+                    if batch is None:
+                        return
+                    try:
+                        self.deliver(batch.items, connections, batch.claimed_at)
+                    except Exception:
+                        # The claims run out and the deliveries are tried again.
+                        log.exception(
+                            "webhook deliveries to endpoint %s: could not record the attempts",
+                            batch.endpoint_id,
+                        )
+                        connections.close()
+                    finally:
+                        with self._idle:
+                            self._busy -= 1
+                            self._per_endpoint[batch.endpoint_id] -= 1
+                            if self._per_endpoint[batch.endpoint_id] <= 0:
+                                del self._per_endpoint[batch.endpoint_id]
+                            self._idle.notify_all()
+        finally:
+            connections.close()
 
-    def attempt(self, claimed: service.Claimed) -> delivery.Outcome:
-        """Make one attempt and record its outcome."""
+    def deliver(
+        self,
+        batch: list[service.Claimed],
+        connections: delivery.Connections | None = None,
+        claimed_at: float | None = None,
+    ) -> list[delivery.Outcome]:
+        """Attempt one endpoint's claimed deliveries in order; record them; the outcomes.
+
+        Successes are recorded together (at the end, or every BATCH_FLUSH_SECONDS); a failure
+        at once. The batch stops early, giving back the rest, when the worker stops, when its
+        window (BATCH_SECONDS after the claim) is over, or after an attempt that got no answer
+        and took a while (the receiver hangs: the rest would only wait behind it). A quick
+        failure (refused) goes on: each of the rest fails as fast, one transaction each,
+        instead of a claim, a failure and a give-back per row.
+        """
+        own = connections is None
+        if connections is None:
+            connections = delivery.Connections(self._watcher)
+        if claimed_at is None:
+            claimed_at = time.monotonic()
+        outcomes: list[delivery.Outcome] = []
+        delivered: list[tuple[service.Claimed, int]] = []
+        pending = list(batch)
+        flushed_at = claimed_at
+        try:
+            while pending:
+                now = time.monotonic()
+                if self.stopping or (outcomes and now - claimed_at > self.batch_seconds):
+                    break
+                if now - flushed_at >= BATCH_FLUSH_SECONDS:
+                    service.record_delivered_batch(delivered)
+                    delivered = []
+                    held = service.still_held([item.id for item in pending], self.id)
+                    pending = [item for item in pending if item.id in held]
+                    flushed_at = now
+                    continue
+                item = pending.pop(0)
+                outcome = self._attempt(item, connections)
+                outcomes.append(outcome)
+                if outcome.delivered:
+                    delivered.append((item, outcome.status or 200))
+                    continue
+                self._record_failure(item, outcome)
+                if outcome.status is None and time.monotonic() - now >= SLOW_FAILURE_SECONDS:
+                    break
+        finally:
+            if own:
+                connections.close()
+            service.record_delivered_batch(delivered)
+            service.release([item.id for item in pending], self.id)
+        return outcomes
+
+    def _attempt(
+        self, claimed: service.Claimed, connections: delivery.Connections
+    ) -> delivery.Outcome:
+        """POST one delivery, signed for this attempt."""
         body = claimed.payload.encode("utf-8")
         headers = delivery.signed_headers(claimed.secret, str(claimed.id), body, time.time())
-        outcome = delivery.post(claimed.url, body, headers, self.timeout)
-        if outcome.delivered:
-            service.record_delivered(claimed, outcome.status or 200)
-            return outcome
+        return delivery.post(claimed.url, body, headers, self.timeout, connections)
+
+    def _record_failure(self, claimed: service.Claimed, outcome: delivery.Outcome) -> None:
+        """Schedule the next attempt after the backoff, or mark the delivery failed."""
         wait = delivery.backoff_seconds(
             claimed.attempts + 1, self.retry_seconds, outcome.retry_after
         )
@@ -235,7 +335,19 @@ class Worker:
             outcome.error,
             "giving up: failed" if status == "failed" else f"next in {wait:.1f} s",
         )
-        return outcome
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One endpoint's claimed deliveries and when the claim was made (monotonic, before it)."""
+
+    items: list[service.Claimed]
+    claimed_at: float
+
+    @property
+    def endpoint_id(self) -> uuid.UUID:
+        """The endpoint every item goes to."""
+        return self.items[0].endpoint_id
 
 
 class _NoWorker:

@@ -31,6 +31,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int | None = None
+    # Which TCP connection it came on: 1 for the receiver's first, 2 for its second...
+    connection: int = 0
 
     def json(self) -> Any:
         """The body, parsed."""
@@ -59,6 +61,8 @@ class Receiver:
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
+    # TCP connections accepted so far (a kept-alive connection carries many requests).
+    connections: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,10 +71,18 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+                    self.connection_number = receiver.connections
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Received(time.monotonic(), self.path, headers, body)
+                request = Received(
+                    time.monotonic(), self.path, headers, body, connection=self.connection_number
+                )
                 with receiver._lock:
                     n = len(receiver.requests)
                     receiver.requests.append(request)
