@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select, tuple_, update
+from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +28,7 @@ from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
-from leadapp.services.upsert import dialect_insert
+from leadapp.services.upsert import INSERTS
 from leadapp.webhooks import service as webhooks
 
 # A conflicting lead may be erased between our refused INSERT and the lookup of what
@@ -54,6 +54,30 @@ def blind_indexes(
     }
 
 
+# Built once: composing a statement costs more than SQLAlchemy's cached compilation of it.
+_LEADS = Lead.__table__
+_INDEX_COLUMNS = [_LEADS.c[column] for column in BLIND_INDEX_COLUMNS.values()]
+_COUNT_RESUBMISSION = (
+    update(_LEADS)
+    .where(
+        or_(
+            _LEADS.c.email_bidx == bindparam("email_match"),
+            _LEADS.c.phone_bidx == bindparam("phone_match"),
+        )
+    )
+    .values(
+        resubmissions=_LEADS.c.resubmissions + 1,
+        last_resubmitted_at=bindparam("resubmitted_at"),
+    )
+    .returning(*_INDEX_COLUMNS)
+)
+_IP_TAKEN = select(_LEADS.c.id).where(_LEADS.c.ip_bidx == bindparam("ip_match")).limit(1)
+_INSERT_IF_NEW = {
+    name: insert(_LEADS).on_conflict_do_nothing().returning(_LEADS.c.id)
+    for name, insert in INSERTS.items()
+}
+
+
 def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> DuplicateLead | None:
     """Count the resubmission on every lead this one conflicts with; the 409 to raise.
 
@@ -63,27 +87,22 @@ def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> Duplica
     already show it. None when the conflicting lead has gone meanwhile (erased), so the
     INSERT may be tried again. The caller commits before raising, so the count is kept.
     """
-    table = Lead.__table__
-    index_columns = [table.c[column] for column in BLIND_INDEX_COLUMNS.values()]
     found = connection.execute(
-        update(table)
-        .where(
-            or_(table.c.email_bidx == row["email_bidx"], table.c.phone_bidx == row["phone_bidx"])
-        )
-        .values(resubmissions=table.c.resubmissions + 1, last_resubmitted_at=utcnow())
-        .returning(*index_columns)
+        _COUNT_RESUBMISSION,
+        {
+            "email_match": row["email_bidx"],
+            "phone_match": row["phone_bidx"],
+            "resubmitted_at": utcnow(),
+        },
     ).all()
     conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
         if row[column] is not None and any(lead._mapping[column] == row[column] for lead in found)
     ]
-    if row["ip_bidx"] is not None and "ip_address" not in conflicts:
-        ip_taken = connection.execute(
-            select(table.c.id).where(table.c.ip_bidx == row["ip_bidx"]).limit(1)
-        ).first()
-        if ip_taken is not None:
-            conflicts.append("ip_address")
+    ip_unseen = row["ip_bidx"] is not None and "ip_address" not in conflicts
+    if ip_unseen and connection.execute(_IP_TAKEN, {"ip_match": row["ip_bidx"]}).first():
+        conflicts.append("ip_address")
     if not conflicts:
         return None
     return duplicate_problem(conflicts)
@@ -96,8 +115,7 @@ def _insert_if_new(connection: Connection, row: Mapping[str, Any]) -> bool:
     commit, then stores nothing), but a refusal is a normal outcome on the same
     connection rather than an exception, a rollback and a second connection.
     """
-    table = Lead.__table__
-    statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    statement = _INSERT_IF_NEW[connection.dialect.name]
     return connection.execute(statement, row).first() is not None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -9,9 +10,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from leadapp.extensions import db
 
+# The INSERT construct with on_conflict_do_update/do_nothing, by dialect name.
+INSERTS: dict[str, Callable[[Table], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
 
 def dialect_insert(table: Table) -> Any:
-    """The dialect's INSERT construct, which has on_conflict_do_update/do_nothing."""
-    if db.engine.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    """The current database's INSERT construct, which has on_conflict_do_update/do_nothing."""
+    return INSERTS[db.engine.dialect.name](table)
