@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from leadapp import create_app
 from leadapp.extensions import db
+from leadapp.webhooks.worker import Worker
 from tests.support.apps import app_builder, build_app, create_api_key, dispose_app
 from tests.support.browser import (
     CHROMIUM,
@@ -39,6 +40,7 @@ from tests.support.services import (
     redis_problem,
     require_service,
 )
+from tests.support.webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -213,3 +215,26 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
         context.close()
     problems = [error for log in logs for error in log.errors]
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver that answers 200 unless a test changes its behaviour."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def worker_for() -> Iterator[Callable[[Flask], Worker]]:
+    """Start in-process workers; stop them all after the test."""
+    started: list[Worker] = []
+
+    def start(app: Flask) -> Worker:
+        worker = Worker(app).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop(5)

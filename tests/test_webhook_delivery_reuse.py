@@ -10,7 +10,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -28,29 +28,6 @@ SETTINGS = {
     "LEADAPP_WEBHOOK_TIMEOUT": 2.0,
     "LEADAPP_CACHE_SECONDS": 0.2,
 }
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A receiver that answers 200 unless a test changes its behaviour."""
-    server = Receiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def worker_for() -> Iterator[Callable[[Flask], Worker]]:
-    """Start in-process workers; stop them all after the test."""
-    started: list[Worker] = []
-
-    def start(app: Flask) -> Worker:
-        worker = Worker(app).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop(5)
 
 
 def _queue_leads(app: Flask, receiver: Receiver, count: int, first: int = 100) -> list[dict]:

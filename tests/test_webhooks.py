@@ -13,7 +13,6 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,6 @@ from tests.support.webhook_receiver import Receiver, add_endpoint, always, deliv
 deliveries = WebhookDelivery.__table__
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A receiver that answers 200 unless a test changes its behaviour."""
-    server = Receiver()
-    yield server
-    server.close()
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 FAST = {
@@ -55,21 +46,6 @@ FAST = {
     "LEADAPP_WEBHOOK_TIMEOUT": 2.0,
     "LEADAPP_CACHE_SECONDS": 0.2,
 }
-
-
-@pytest.fixture
-def worker_for() -> Iterator[Callable[[Flask], Worker]]:
-    """Start in-process workers; stop them all after the test."""
-    started: list[Worker] = []
-
-    def start(app: Flask) -> Worker:
-        worker = Worker(app).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop(5)
 
 
 # --- signing, backoff, settings -----------------------------------------------------------

@@ -9,6 +9,7 @@ same `waitress_settings` in a background thread.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import subprocess
@@ -139,7 +140,10 @@ class LeadAppServer:
                 return False
             try:
                 status = self.request("GET", "/healthz", timeout=2).status
-            except OSError:
+            except (OSError, http.client.HTTPException):
+                # Not listening yet. HTTPException too: a connect to a loopback port nobody
+                # listens on can, rarely, connect the socket to itself (TCP simultaneous
+                # open) and read back its own request as the answer.
                 pass
             else:
                 if self.ready_status is None or status == self.ready_status:
