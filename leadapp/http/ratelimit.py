@@ -34,6 +34,7 @@ def bind_limiter(app: Flask) -> None:
     so that hook would only evaluate nothing on every request: it is taken out again.
     """
     limiter.init_app(app)
+    app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
     hooks = app.before_request_funcs.setdefault(None, [])
     hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
@@ -67,8 +68,8 @@ class ResetTimes:
 
 
 def _reset_times() -> ResetTimes:
-    """The app's memo of window ends, created on first use."""
-    return current_app.extensions.setdefault(RESET_TIMES_EXTENSION, ResetTimes())
+    """The app's memo of window ends (made in bind_limiter)."""
+    return current_app.extensions[RESET_TIMES_EXTENSION]
 
 
 def _window_wait(response: Response) -> int | None:
