@@ -101,6 +101,41 @@ class AttributionSchema(Schema):
         return {name: value for name, value in data.items() if value}
 
 
+class AttributionField(fields.Nested):
+    """The `attribution` member: an AttributionSchema, loaded member by member.
+
+    OpenAPI documents it as the nested schema it is, and each member is checked by that
+    schema's own field; only the nested `Schema.load` is skipped, whose machinery
+    (processors, getters, the error store) cost about five times the eight checks.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(AttributionSchema, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        """The given non-empty members, trimmed; every bad or unknown member named at once."""
+        if not isinstance(value, Mapping):
+            raise ValidationError({"_schema": [self.schema.error_messages["type"]]})
+        members = self.schema.fields
+        loaded: dict[str, str] = {}
+        errors: dict[str, list[str]] = {}
+        for name, given in value.items():
+            member = members.get(name)
+            if member is None:
+                errors[name] = [self.schema.error_messages["unknown"]]
+                continue
+            try:
+                text = member.deserialize(given, name, value)
+            except ValidationError as error:
+                errors[name] = error.messages  # type: ignore[assignment]
+                continue
+            if text:
+                loaded[name] = text
+        if errors:
+            raise ValidationError(errors, valid_data=loaded)
+        return loaded
+
+
 def attribution_columns(
     attribution: Mapping[str, str] | None, default_source: str | None
 ) -> dict[str, str | None]:

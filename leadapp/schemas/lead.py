@@ -20,7 +20,7 @@ from leadapp.normalize import (
     normalize_name,
     normalize_phone,
 )
-from leadapp.schemas.attribution import AttributionSchema, flatten_errors
+from leadapp.schemas.attribution import AttributionField, flatten_errors
 from leadapp.schemas.fields import StrictInteger
 
 # A solved challenge is a few hundred characters of base64; anything far longer is not one.
@@ -98,8 +98,7 @@ class LeadCreateSchema(Schema):
             "maxLength": IP_MAX_CHARS,
         },
     )
-    attribution = fields.Nested(
-        AttributionSchema,
+    attribution = AttributionField(
         metadata={"description": "Where the lead came from; every member optional."},
     )
     consent = StrictBoolean(
