@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from leadapp.extensions import db
-from leadapp.models import IdempotencyKey, Lead
+from leadapp.models import Lead
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, post_lead
@@ -26,6 +26,12 @@ def count(app: Flask, model: type) -> int:
     """Rows of one model."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
+
+
+def remembered_keys(app: Flask) -> int:
+    """Leads that hold an idempotency key."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).where(Lead.idempotency_key_hash.is_not(None)))
 
 
 def test_replay_returns_the_original_201(app: Flask) -> None:
@@ -85,6 +91,17 @@ def test_same_key_with_another_body_is_422(app: Flask) -> None:
     problem = response.get_json()
     assert problem["type"] == "urn:leadapp:problem:idempotency-key-reused"
     assert problem["errors"]
+    assert count(app, Lead) == 1
+
+
+def test_a_conflict_on_the_key_alone_is_422(app: Flask) -> None:
+    # A partner's two different people (no IP named): only the key's unique index refuses.
+    client = app.test_client()
+    headers = {**bearer(create_api_key(app)), "Idempotency-Key": "k"}
+    assert client.post("/leads", json=lead_payload(), headers=headers).status_code == 201
+    response = client.post("/leads", json=lead_payload(), headers=headers)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["type"] == "urn:leadapp:problem:idempotency-key-reused"
     assert count(app, Lead) == 1
 
 
@@ -164,7 +181,7 @@ def test_erasure_forgets_the_key(app: Flask) -> None:
     body = lead_payload()
     first = client.post("/leads", json=body, headers=headers).get_json()
     assert client.delete(f"/leads/{first['id']}", headers=bearer(key)).status_code == 204
-    assert count(app, IdempotencyKey) == 0
+    assert remembered_keys(app) == 0
     again = client.post("/leads", json=body, headers=headers)
     assert again.status_code == 201
     assert "Idempotency-Replayed" not in again.headers
@@ -178,19 +195,17 @@ def test_keys_are_remembered_for_24_hours_only(app: Flask) -> None:
     first = client.post("/leads", json=body, headers=headers).get_json()
     with app.app_context():
         db.session.execute(
-            update(IdempotencyKey).values(
-                created_at=IdempotencyKey.created_at - timedelta(hours=24, seconds=1)
-            )
+            update(Lead).values(created_at=Lead.created_at - timedelta(hours=24, seconds=1))
         )
         db.session.commit()
     # Past the window the same body no longer replays: it is a duplicate now.
     assert client.post("/leads", json=body, headers=headers).status_code == 409
-    # And the key may create a new lead: the expired record is replaced.
+    # And the key may create a new lead: the old lead keeps nothing of it.
     fresh = client.post("/leads", json=lead_payload(), headers=headers)
     assert fresh.status_code == 201
     assert "Idempotency-Replayed" not in fresh.headers
     assert fresh.get_json()["id"] != first["id"]
-    assert count(app, IdempotencyKey) == 1
+    assert remembered_keys(app) == 1
 
 
 def test_the_record_holds_no_plaintext(app: Flask) -> None:
@@ -198,9 +213,9 @@ def test_the_record_holds_no_plaintext(app: Flask) -> None:
     key = "secret-order-ada@example.com"
     post_lead(client, lead_payload(email="ada@example.com"), headers={"Idempotency-Key": key})
     with app.app_context():
-        row = db.session.execute(select(IdempotencyKey)).scalar_one()
-    assert len(row.key_hash) == 32 and len(row.body_hash) == 32
-    assert key.encode() not in row.key_hash + row.body_hash
+        row = db.session.execute(select(Lead)).scalar_one()
+    assert len(row.idempotency_key_hash) == 32 and len(row.idempotency_body_hash) == 32
+    assert key.encode() not in row.idempotency_key_hash + row.idempotency_body_hash
 
 
 @pytest.fixture
@@ -229,4 +244,4 @@ def test_concurrent_requests_with_one_key_create_one_lead(race_app: Flask, calle
     replayed = [answer.headers.get("idempotency-replayed") for answer in results]
     assert replayed.count(None) == 1 and replayed.count("true") == PARALLEL - 1
     assert count(race_app, Lead) == 1
-    assert count(race_app, IdempotencyKey) == 1
+    assert remembered_keys(race_app) == 1

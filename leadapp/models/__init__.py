@@ -5,7 +5,6 @@ from leadapp.models.audit import AuditEvent
 from leadapp.models.blocklist import BlockedNetwork
 from leadapp.models.challenge import UsedChallenge
 from leadapp.models.consent import ConsentText
-from leadapp.models.idempotency import IdempotencyKey
 from leadapp.models.lead import Lead
 from leadapp.models.spam import SpamCount
 
@@ -14,7 +13,6 @@ __all__ = [
     "AuditEvent",
     "BlockedNetwork",
     "ConsentText",
-    "IdempotencyKey",
     "Lead",
     "SpamCount",
     "UsedChallenge",

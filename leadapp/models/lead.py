@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
@@ -50,6 +50,7 @@ LEAD_FIELDS = (
     "last_resubmitted_at",
 )
 BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
+HAS_IDEMPOTENCY_KEY = text("idempotency_key_hash IS NOT NULL")
 
 
 def utcnow() -> datetime:
@@ -92,6 +93,15 @@ class Lead(db.Model):
     last_resubmitted_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    # The Idempotency-Key that created the lead, if any: keyed MACs of the scoped key and
+    # of the normalized body, never either itself (a key may carry personal data). In the
+    # lead's own row, so remembering it costs no statement and erasure forgets it.
+    idempotency_key_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(BLIND_INDEX_BYTES), nullable=True
+    )
+    idempotency_body_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(BLIND_INDEX_BYTES), nullable=True
+    )
 
     __table_args__ = (
         # Keyset pagination walks (created_at, id) newest first.
@@ -99,4 +109,13 @@ class Lead(db.Model):
         # Statistics count leads per day and per source over a range of created_at;
         # this index answers both without touching the table.
         Index("ix_leads_created_at_source_utm_source", "created_at", "source", "utm_source"),
+        # The database decides between concurrent requests with one key, as the blind
+        # indexes do for duplicates; partial, so a lead without a key adds no entry.
+        Index(
+            "uq_leads_idempotency_key_hash",
+            "idempotency_key_hash",
+            unique=True,
+            sqlite_where=HAS_IDEMPOTENCY_KEY,
+            postgresql_where=HAS_IDEMPOTENCY_KEY,
+        ),
     )

@@ -7,17 +7,15 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import select, update
 
 from leadapp.crypto import current_keyring
 from leadapp.errors import BadRequest, Problem
 from leadapp.extensions import db
-from leadapp.models.idempotency import IdempotencyKey
-from leadapp.models.lead import utcnow
+from leadapp.models.lead import Lead, utcnow
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -26,8 +24,7 @@ WINDOW = timedelta(hours=24)
 # Body members that never make two requests different (a replay needs no fresh challenge).
 IGNORED_MEMBERS = frozenset({"challenge", "website"})
 
-
-_INSERT = insert(IdempotencyKey.__table__)
+_LEADS = Lead.__table__
 
 
 class IdempotencyKeyReused(Problem):
@@ -65,7 +62,8 @@ class IdempotencyClaim:
     """One request's key and body, as keyed MACs: what is stored and what is compared.
 
     The key is scoped (to the API key, or to the anonymous client's IP) before it is
-    MACed, so two callers' equal keys never meet; neither key nor body is stored.
+    MACed, so two callers' equal keys never meet; neither key nor body is stored. The
+    MACs go into the created lead's own row (`columns`), in its INSERT.
     """
 
     key_hash: bytes
@@ -80,51 +78,41 @@ class IdempotencyClaim:
             body_hash=keyring.blind_index("idempotency-body", fingerprint_source(fields)),
         )
 
+    def columns(self) -> dict[str, bytes]:
+        """The lead columns that remember this claim, for the lead's INSERT."""
+        return {"idempotency_key_hash": self.key_hash, "idempotency_body_hash": self.body_hash}
+
     def remembered_lead_id(self) -> uuid.UUID | None:
         """The lead this key created in the last 24 hours, or None; 422 for another body."""
-        table = IdempotencyKey.__table__
         with db.engine.connect() as connection:
             found = connection.execute(
-                select(table.c.lead_id, table.c.body_hash).where(
-                    table.c.key_hash == self.key_hash,
-                    table.c.created_at >= utcnow() - WINDOW,
+                select(_LEADS.c.id, _LEADS.c.idempotency_body_hash).where(
+                    _LEADS.c.idempotency_key_hash == self.key_hash,
+                    _LEADS.c.created_at >= utcnow() - WINDOW,
                 )
             ).first()
         if found is None:
             return None
-        if found.body_hash != self.body_hash:
+        if found.idempotency_body_hash != self.body_hash:
             raise IdempotencyKeyReused(
                 f"This {HEADER} was already used for a different request body; "
                 "use a new key for a new lead.",
                 errors={HEADER: ["Already used with a different body in the last 24 hours."]},
             )
-        return found.lead_id
+        return found.id
 
     def forget_expired(self) -> bool:
-        """Remove this key's record if it is past the window; whether there was one."""
-        table = IdempotencyKey.__table__
-        with db.engine.begin() as connection:
-            removed = connection.execute(
-                delete(table).where(
-                    table.c.key_hash == self.key_hash, table.c.created_at < utcnow() - WINDOW
-                )
-            ).rowcount
-        return removed > 0
+        """Clear this key from the lead it created if that is past the window; whether it was.
 
-    def remember(self, connection: Connection, lead_id: uuid.UUID, created_at: datetime) -> None:
-        """Record the key for a lead, in the lead's own transaction.
-
-        A live record of the key makes this INSERT fail on the unique key_hash, and the
-        caller replays it; an expired one is removed (forget_expired) and tried again.
+        The lead stays; only its claim on the key goes, so the key can create a new lead.
         """
-        # A prebuilt statement with parameters: building .values() each time costs more
-        # than the INSERT itself.
-        connection.execute(
-            _INSERT,
-            {
-                "key_hash": self.key_hash,
-                "body_hash": self.body_hash,
-                "lead_id": lead_id,
-                "created_at": created_at,
-            },
-        )
+        with db.engine.begin() as connection:
+            cleared = connection.execute(
+                update(_LEADS)
+                .where(
+                    _LEADS.c.idempotency_key_hash == self.key_hash,
+                    _LEADS.c.created_at < utcnow() - WINDOW,
+                )
+                .values(idempotency_key_hash=None, idempotency_body_hash=None)
+            ).rowcount
+        return cleared > 0

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from leadapp.crypto import Keyring, current_keyring
 from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
@@ -156,8 +155,8 @@ def create_lead(
     """Store a validated lead, or raise DuplicateLead naming every conflicting field.
 
     The unique blind-index constraints decide, so concurrent requests can't both win;
-    there is no SELECT before the INSERT on the happy path. With an idempotency claim
-    its record is written in the same transaction, so a request that loses to another
+    there is no SELECT before the INSERT on the happy path. An idempotency claim is stored
+    in the lead's row under its own unique index, so a request that loses to another
     with the same key and body answers with the winner's lead.
     """
     keyring = current_keyring()
@@ -179,24 +178,22 @@ def create_lead(
         row["consent_given_at"] = row["created_at"]
     # The lead as the API answers it: the 201 body and the lead.created payload.
     lead = lead_from_row({**row, "consent_text": consent.text if consent else None})
+    if idempotency is not None:
+        row.update(idempotency.columns())
     for _attempt in range(INSERT_ATTEMPTS):
         duplicate = None
-        try:
-            with db.engine.begin() as connection:
-                if _insert_if_new(connection, row):
-                    if idempotency is not None:
-                        idempotency.remember(connection, row["id"], row["created_at"])
-                    webhooks.queue_lead_created(connection, lead)
-                    return CreatedLead(lead)
-                if idempotency is None:
-                    duplicate = _refuse_duplicate(connection, row)
-        except IntegrityError:
+        with db.engine.begin() as connection:
+            if _insert_if_new(connection, row):
+                webhooks.queue_lead_created(connection, lead)
+                return CreatedLead(lead)
             if idempotency is None:
-                raise
-            # The key was remembered meanwhile by a twin request: see below.
+                duplicate = _refuse_duplicate(connection, row)
         if duplicate is not None:
             raise duplicate
         if idempotency is not None:
+            # Refused by a blind index or by the key's own unique index: a live record of
+            # the key answers (a replay, or 422), an expired one is cleared and the INSERT
+            # tried again; otherwise it is an ordinary duplicate.
             replay = replayed_lead(idempotency)
             if replay is not None:
                 return CreatedLead(replay, replayed=True)
