@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import (
+    DateTime,
+    LargeBinary,
+    String,
+    Uuid,
+    column,
+    delete,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 
 from leadapp import create_app
 from leadapp.extensions import db
@@ -46,3 +61,55 @@ def test_downgrade_to_base_and_back(migrated_app) -> None:
         assert "leads" in inspect(db.engine).get_table_names()
         with db.engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM leads")).scalar() == 0
+
+
+def test_idempotency_records_move_into_the_lead_row_and_back(migrated_app) -> None:
+    lead_id, key_hash, body_hash = uuid.uuid4(), b"k" * 32, b"b" * 32
+    created = datetime(2026, 12, 1, tzinfo=UTC)
+    leads = table(
+        "leads",
+        *(column(name, String) for name in ("name", "email", "phone")),
+        column("id", Uuid),
+        column("email_bidx", LargeBinary),
+        column("phone_bidx", LargeBinary),
+        column("created_at", DateTime(timezone=True)),
+        column("idempotency_key_hash", LargeBinary),
+        column("idempotency_body_hash", LargeBinary),
+    )
+    records = table(
+        "idempotency_keys",
+        column("key_hash", LargeBinary),
+        column("body_hash", LargeBinary),
+        column("lead_id", Uuid),
+        column("created_at", DateTime(timezone=True)),
+    )
+    lead = {"id": lead_id, "name": "n", "email": "e", "phone": "p", "created_at": created}
+    with migrated_app.app_context():
+        downgrade(revision="0006")
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(leads), {**lead, "email_bidx": b"e" * 32, "phone_bidx": b"p" * 32}
+            )
+            connection.execute(
+                insert(records),
+                {
+                    "key_hash": key_hash,
+                    "body_hash": body_hash,
+                    "lead_id": lead_id,
+                    "created_at": created,
+                },
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            moved = connection.execute(
+                select(leads.c.idempotency_key_hash, leads.c.idempotency_body_hash)
+            ).one()
+        assert (moved.idempotency_key_hash, moved.idempotency_body_hash) == (key_hash, body_hash)
+        assert "idempotency_keys" not in inspect(db.engine).get_table_names()
+        downgrade(revision="0006")
+        with db.engine.connect() as connection:
+            back = connection.execute(select(records.c.key_hash, records.c.lead_id)).one()
+        assert (back.key_hash, back.lead_id) == (key_hash, lead_id)
+        with db.engine.begin() as connection:
+            connection.execute(delete(records))
+            connection.execute(delete(leads))

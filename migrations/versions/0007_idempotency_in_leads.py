@@ -22,6 +22,7 @@ HAS_KEY = sa.text("idempotency_key_hash IS NOT NULL")
 LEADS = sa.table(
     "leads",
     sa.column("id", sa.Uuid()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
     sa.column("idempotency_key_hash", sa.LargeBinary()),
     sa.column("idempotency_body_hash", sa.LargeBinary()),
 )
@@ -47,9 +48,10 @@ def _newest_of_lead(column: str) -> sa.ScalarSelect:
 
 def upgrade():
     """Add the two MAC columns and their partial unique index; move the records; drop the table."""
-    with op.batch_alter_table("leads") as batch:
-        batch.add_column(sa.Column("idempotency_key_hash", sa.LargeBinary(length=32)))
-        batch.add_column(sa.Column("idempotency_body_hash", sa.LargeBinary(length=32)))
+    # ADD COLUMN, not a batch: SQLite's batch recreates the table, and dropping the old
+    # `leads` would cascade into idempotency_keys (foreign_keys is on) before the copy.
+    op.add_column("leads", sa.Column("idempotency_key_hash", sa.LargeBinary(length=32)))
+    op.add_column("leads", sa.Column("idempotency_body_hash", sa.LargeBinary(length=32)))
     op.execute(
         sa.update(LEADS)
         .where(LEADS.c.id.in_(sa.select(RECORDS.c.lead_id)))
@@ -72,7 +74,32 @@ def upgrade():
 
 
 def downgrade():
-    """Recreate idempotency_keys from the lead columns, then drop them."""
+    """Recreate idempotency_keys from the lead columns, then drop them.
+
+    The records are read first and written last: on SQLite, dropping the columns recreates
+    `leads`, and dropping the old table would cascade into an idempotency_keys filled before.
+    """
+    connection = op.get_bind()
+    records = [
+        {
+            "key_hash": row.key_hash,
+            "body_hash": row.body_hash,
+            "lead_id": row.id,
+            "created_at": row.created_at,
+        }
+        for row in connection.execute(
+            sa.select(
+                LEADS.c.id,
+                LEADS.c.idempotency_key_hash.label("key_hash"),
+                LEADS.c.idempotency_body_hash.label("body_hash"),
+                LEADS.c.created_at,
+            ).where(LEADS.c.idempotency_key_hash.is_not(None))
+        )
+    ]
+    op.drop_index("uq_leads_idempotency_key_hash", table_name="leads")
+    with op.batch_alter_table("leads") as batch:
+        batch.drop_column("idempotency_body_hash")
+        batch.drop_column("idempotency_key_hash")
     op.create_table(
         "idempotency_keys",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -91,12 +118,5 @@ def downgrade():
     )
     op.create_index("ix_idempotency_keys_lead_id", "idempotency_keys", ["lead_id"])
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
-    op.execute(
-        "INSERT INTO idempotency_keys (key_hash, body_hash, lead_id, created_at)"
-        " SELECT idempotency_key_hash, idempotency_body_hash, id, created_at FROM leads"
-        " WHERE idempotency_key_hash IS NOT NULL"
-    )
-    op.drop_index("uq_leads_idempotency_key_hash", table_name="leads")
-    with op.batch_alter_table("leads") as batch:
-        batch.drop_column("idempotency_body_hash")
-        batch.drop_column("idempotency_key_hash")
+    if records:
+        op.bulk_insert(RECORDS, records)
