@@ -442,6 +442,10 @@ def ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
             result[f"{name} / plain"] = summary[name]["requests_per_s"] / plain
     if BASELINE in summary:
         result["plain / v1"] = plain / summary[BASELINE]["requests_per_s"]
+        if ATTRIBUTION in summary:
+            result[f"{ATTRIBUTION} / v1"] = (
+                summary[ATTRIBUTION]["requests_per_s"] / summary[BASELINE]["requests_per_s"]
+            )
         result["plain CPU ms/req / v1"] = (
             summary[PLAIN]["server_cpu_ms_per_request"]
             / summary[BASELINE]["server_cpu_ms_per_request"]
@@ -470,10 +474,26 @@ def check_targets(
     """The v2 issues' targets that were measured."""
     found = ratios(summary)
     checks: dict[str, bool] = {}
+    # Issue 11 is judged on the production layout (README: a `webhooks worker` process,
+    # the server's own worker off); the in-process worker shares the intake's core and GIL.
+    if f"{WEBHOOK_OUTSIDE} / plain" in found:
+        checks["webhook subscribed >= 90% of none (webhooks worker)"] = (
+            found[f"{WEBHOOK_OUTSIDE} / plain"] >= 0.90
+        )
     if f"{WEBHOOK} / plain" in found:
-        checks["webhook subscribed >= 90% of none"] = found[f"{WEBHOOK} / plain"] >= 0.90
+        checks["webhook subscribed >= 90% of none (in-process worker)"] = (
+            found[f"{WEBHOOK} / plain"] >= 0.90
+        )
+    # Issue 12's "before" is the intake before its fields existed: v1; today's plain is
+    # the stricter comparison, reported too.
     if f"{ATTRIBUTION} / plain" in found:
-        checks["attribution + idempotency within 15%"] = found[f"{ATTRIBUTION} / plain"] >= 0.85
+        checks["attribution + idempotency within 15% of plain"] = (
+            found[f"{ATTRIBUTION} / plain"] >= 0.85
+        )
+    if BASELINE in summary and ATTRIBUTION in summary:
+        checks["attribution + idempotency within 15% of v1's plain"] = (
+            summary[ATTRIBUTION]["requests_per_s"] / summary[BASELINE]["requests_per_s"] >= 0.85
+        )
     if f"{DUPLICATE} / plain" in found:
         checks["duplicate flood >= the 201 run"] = found[f"{DUPLICATE} / plain"] >= 1.0
     if "plain / v1" in found:
