@@ -154,8 +154,8 @@ def queue_lead_created(connection: Connection, lead_id: uuid.UUID) -> int:
 def queue_lead_erased(connection: Connection, lead_id: uuid.UUID) -> int:
     """In the erasure's transaction: cancel the lead's undelivered deliveries, queue `lead.erased`.
 
-    Pending and failed deliveries of the lead are cancelled, so none is sent or retried; the
-    queue never held a copy of the lead's data, and its row is deleted by the caller.
+    Pending and failed deliveries of the lead are cancelled, so none is sent or retried. The
+    queue holds no copy of the lead's data: the caller deletes the lead's row, the only one.
     """
     connection.execute(
         update(deliveries)
