@@ -157,12 +157,52 @@ def test_deliveries_are_written_with_the_lead_and_only_then(make_app) -> None:
     assert [(str(r["lead_id"]), r["event"], r["status"]) for r in rows] == [
         (lead["id"], "lead.created", "pending")
     ]
-    payload = json.loads(rows[0]["payload"])
-    assert payload["type"] == "lead.created" and payload["data"] == lead
     # A refused duplicate stores no lead, and so no delivery.
     duplicate = app.test_client().post("/leads", json=lead_payload(1), headers=bearer(key))
     assert duplicate.status_code == 409
     assert len(delivery_rows(app)) == 1
+    # The body is built when a worker claims the delivery: the lead as its 201 answered it,
+    # even though the refused duplicate has counted a resubmission on it meanwhile.
+    with app.app_context():
+        ((claimed,),) = service.claim_batches("test-worker", 4, 32, 30.0)
+    assert str(claimed.id) == str(rows[0]["id"])
+    assert json.loads(claimed.payload) == {
+        "type": "lead.created",
+        "timestamp": service.rfc3339(rows[0]["created_at"]),
+        "data": lead,
+    }
+
+
+def test_a_delivery_row_holds_no_copy_of_the_lead(make_app) -> None:
+    app = make_app(**FAST)
+    key = create_api_key(app)
+    add_endpoint(app, "http://127.0.0.1:9/down")
+    lead = store_lead(
+        app,
+        key,
+        31,
+        name="Zoë Delivery-Row",
+        ip_address="198.51.100.31",
+        attribution={"utm_term": "private term 31", "page_url": "https://example.com/p?q=31"},
+    )
+    with app.app_context():
+        keyring = current_keyring()
+        with db.engine.connect() as connection:
+            (row,) = connection.execute(text("SELECT * FROM webhook_deliveries")).all()
+    stored = []
+    for value in row:
+        if isinstance(value, bytes | memoryview):
+            value = bytes(value).decode("latin-1")
+        if isinstance(value, str):
+            stored.append(value)
+            with contextlib.suppress(InvalidToken, ValueError, UnicodeError):
+                stored.append(keyring.decrypt(value))
+    assert row._mapping["status"] == "pending"
+    assert uuid.UUID(str(row._mapping["lead_id"])) == uuid.UUID(lead["id"])
+    for name in ("name", "email", "phone", "ip_address"):
+        assert not any(lead[name] in value for value in stored), name
+    for name in ("utm_term", "page_url"):
+        assert not any(lead["attribution"][name] in value for value in stored), name
 
 
 def test_a_new_endpoint_gets_leads_stored_from_ten_seconds_later(make_app, tmp_path) -> None:
@@ -213,10 +253,39 @@ def test_500_503_200_is_three_attempts_one_id_growing_gaps(make_app, worker_for)
         assert 1.0 * base <= second_gap <= 3.0 * base + slack
         (row,) = delivery_rows(app)
         assert row["status"] == "delivered" and row["attempts"] == 3
-        assert row["payload"] is None and row["last_status"] == 200
+        assert row["last_status"] == 200
         assert str(row["id"]) == requests[0].headers["webhook-id"]
     finally:
         receiver.close()
+
+
+def test_every_attempt_sends_the_same_bytes_built_from_the_lead(
+    make_app, receiver: Receiver, worker_for
+) -> None:
+    receiver.behaviour = in_turn(500, 200)
+    app = make_app(**{**FAST, "LEADAPP_WEBHOOK_RETRY_SECONDS": 2.0})
+    key = create_api_key(app)
+    _, receiver.secret = add_endpoint(app, receiver.url(), "lead.created")
+    worker_for(app)
+    lead = store_lead(app, key, 41, name="Zoë Ørsted", attribution={"utm_source": "news"})
+    wait_until(lambda: delivery_rows(app)[0]["attempts"] == 1, timeout=10, what="the first failure")
+    # Between the attempts the lead's stored row changes (a refused duplicate counts a
+    # resubmission on it); the retry still sends the lead as it was created.
+    duplicate = app.test_client().post("/leads", json=lead_payload(41), headers=bearer(key))
+    assert duplicate.status_code == 409
+    wait_until(lambda: receiver.answered(200), timeout=10, what="the retry")
+    first, second = receiver.requests
+    assert (first.answered, second.answered) == (500, 200)
+    assert first.body == second.body
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert "Zoë Ørsted".encode() in first.body  # UTF-8, not \u escapes
+    (row,) = delivery_rows(app)
+    assert first.json() == {
+        "type": "lead.created",
+        "timestamp": service.rfc3339(row["created_at"]),
+        "data": lead,
+    }
+    assert receiver.unverified == []
 
 
 def test_a_redirect_is_not_followed(make_app, receiver: Receiver, worker_for) -> None:
@@ -255,7 +324,6 @@ def test_after_max_attempts_failed_then_retry_delivers(
     listed = runner.invoke(args=["webhooks", "deliveries", "--status", "failed"]).output
     (row,) = delivery_rows(app)
     assert str(row["id"]) in listed and "HTTP 500" in listed
-    assert row["payload"] is not None  # kept, so that it can be retried
 
     receiver.behaviour = always(200)
     result = runner.invoke(args=["webhooks", "retry", "--failed"])
@@ -263,6 +331,7 @@ def test_after_max_attempts_failed_then_retry_delivers(
     wait_until(lambda: delivery_rows(app)[0]["status"] == "delivered", timeout=10, what="the retry")
     assert [r.answered for r in receiver.requests] == [500, 500, 500, 200]
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+    assert len({r.body for r in receiver.requests}) == 1
     assert receiver.unverified == []
     single = runner.invoke(args=["webhooks", "retry", str(row["id"])])
     assert single.exit_code != 0 and "delivered, not failed" in single.output
@@ -372,13 +441,26 @@ def test_erasure_leaves_no_copy_of_the_lead_in_any_table(make_app, worker_for) -
                 assert not any(lead[name] in value for value in stored), name
         rows = delivery_rows(app)
         created = [r for r in rows if r["event"] == "lead.created"]
-        erased = [r for r in rows if r["event"] == "lead.erased"]
         assert {r["status"] for r in created} == {"cancelled"}
-        assert all(r["payload"] is None for r in created)
-        # The erasure itself is announced to the endpoint subscribed to it.
-        assert sorted(json.loads(r["payload"])["data"]["id"] for r in erased) == sorted(
-            [failed["id"], pending["id"]]
+        # The failed one cannot be put back in the queue.
+        assert (
+            "Queued 0"
+            in app.test_cli_runner().invoke(args=["webhooks", "retry", "--failed"]).output
         )
+        # The erasure itself is announced to the endpoint subscribed to it, and the pending
+        # lead.created of the erased lead is never sent.
+        seen = len(receiver.requests)
+        worker_for(app)
+        wait_until(
+            lambda: len(receiver.requests) >= seen + 2, timeout=10, what="the lead.erased events"
+        )
+        time.sleep(0.5)  # nothing more may come
+        sent = [r.json() for r in receiver.requests[seen:]]
+        assert sorted((r["type"], r["data"]["id"]) for r in sent) == sorted(
+            [("lead.erased", failed["id"]), ("lead.erased", pending["id"])]
+        )
+        assert all(r["data"] == {"id": r["data"]["id"]} for r in sent)
+        assert receiver.unverified == []
     finally:
         receiver.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,7 +176,7 @@ def create_lead(
     }
     if consent is not None:
         row["consent_given_at"] = row["created_at"]
-    # The lead as the API answers it: the 201 body and the lead.created payload.
+    # The lead as the API answers it: the 201 body.
     lead = lead_from_row({**row, "consent_text": consent.text if consent else None})
     if idempotency is not None:
         row.update(idempotency.columns())
@@ -184,7 +184,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                webhooks.queue_lead_created(connection, lead)
+                webhooks.queue_lead_created(connection, row["id"])
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -207,20 +207,12 @@ def create_lead(
 
 
 def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
-    """The 201 body of the lead an idempotency key created, if it is still remembered.
-
-    A lead's fields never change after creation except its resubmission count, which
-    was 0 then; so the body is rebuilt exactly as it was first answered.
-    """
+    """The 201 body of the lead an idempotency key created, if it is still remembered."""
     lead_id = idempotency.remembered_lead_id()
     if lead_id is None:
         return None
-    table = Lead.__table__
     with db.engine.connect() as connection:
-        row = connection.execute(lead_query().where(table.c.id == lead_id)).first()
-    if row is None:
-        return None
-    return {**lead_from_row(row._mapping), "resubmissions": 0, "last_resubmitted_at": None}
+        return leads_as_created(connection, [lead_id]).get(lead_id)
 
 
 def lead_ip_address(
@@ -274,6 +266,25 @@ def lead_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "consent": consent,
         "resubmissions": row["resubmissions"],
         "last_resubmitted_at": row["last_resubmitted_at"],
+    }
+
+
+def leads_as_created(
+    connection: Connection, lead_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The stored leads among `lead_ids`, each as its 201 answered it, by id.
+
+    A lead's fields never change after creation except its resubmission count, which was
+    0 then; so the body is rebuilt exactly as it was first answered (an idempotent replay,
+    every attempt of its `lead.created` webhook). An erased lead is simply absent.
+    """
+    if not lead_ids:
+        return {}
+    table = Lead.__table__
+    rows = connection.execute(lead_query().where(table.c.id.in_(list(lead_ids)))).all()
+    return {
+        row.id: {**lead_from_row(row._mapping), "resubmissions": 0, "last_resubmitted_at": None}
+        for row in rows
     }
 
 

@@ -16,9 +16,6 @@ URL_MAX_CHARS = 2048
 # "whsec_" + base64 of 32 random bytes is 50 ASCII characters.
 SECRET_MAX_BYTES = 64
 EVENTS_MAX_CHARS = 64
-# A lead with every attribution member at its longest is under 12 KiB of JSON; the
-# margin covers fields added later and escaping.
-PAYLOAD_MAX_BYTES = 32 * 1024
 ERROR_MAX_CHARS = 200
 
 PENDING = "pending"
@@ -44,7 +41,10 @@ class WebhookEndpoint(db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """One event for one endpoint: its encrypted body, its state and its claim (lease)."""
+    """One event for one endpoint: its state and its claim (lease), never a copy of the lead.
+
+    The body is built by the worker at each claim, from the lead's own (encrypted) row.
+    """
 
     __tablename__ = "webhook_deliveries"
 
@@ -54,8 +54,6 @@ class WebhookDelivery(db.Model):
     event: Mapped[str] = mapped_column(String(32))
     # No foreign key: the lead is deleted on erasure, its `lead.erased` delivery stays.
     lead_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    # The exact body sent; NULL once delivered, cancelled or erased.
-    payload: Mapped[str | None] = mapped_column(EncryptedString(PAYLOAD_MAX_BYTES), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -38,7 +38,7 @@ class WebhookEndpointListSchema(Schema):
 
 
 class WebhookDeliverySchema(Schema):
-    """A delivery's state (never its payload)."""
+    """A delivery's state (never its body)."""
 
     id = fields.UUID(required=True, metadata={"description": "Sent as webhook-id."})
     endpoint_id = fields.UUID(required=True)

@@ -1,7 +1,9 @@
 """Webhook rules and transactions: the outbox writes, endpoints, claims, results and retries.
 
 The outbox rows are written on the caller's connection, inside the transaction that stores
-(or erases) the lead, so a lead and its deliveries commit or roll back together.
+(or erases) the lead, so a lead and its deliveries commit or roll back together. A row is a
+pointer (event, lead id, state), never a copy of the lead: the worker builds the body from
+the lead's row when it claims the delivery.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,8 +58,9 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def rfc3339(value: datetime) -> str:
-    """RFC 3339 in UTC with a Z."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC with a Z (a naive value, as SQLite hands back, is UTC already)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 # --- subscriptions, cached per process ------------------------------------------------
@@ -111,63 +114,55 @@ def _subscriptions() -> SubscriptionCache:
 
 # --- the outbox ---------------------------------------------------------------------------
 
+# Built once: composing an INSERT on every POST /leads costs more than executing it.
+_INSERT_DELIVERY = insert(deliveries)
 
-def _queue(connection: Connection, event: str, lead_id: uuid.UUID, data: Callable[[], Any]) -> int:
+
+def _queue(connection: Connection, event: str, lead_id: uuid.UUID) -> int:
     """Insert one pending delivery of `event` per subscribed endpoint; return how many.
 
-    `data` builds the payload's data, only when some endpoint is subscribed.
+    The row names the event and the lead and holds nothing of the lead's data; the body is
+    built when a worker claims it (see claim_batches).
     """
     endpoint_ids = _subscriptions().endpoint_ids(connection, event)
     if not endpoint_ids:
         return 0
     now = utcnow()
-    body = json.dumps(
-        {"type": event, "timestamp": rfc3339(now), "data": data()},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    connection.execute(
-        insert(deliveries),
-        [
-            {
-                "id": uuid.uuid4(),
-                "endpoint_id": endpoint_id,
-                "event": event,
-                "lead_id": lead_id,
-                "payload": body,
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for endpoint_id in endpoint_ids
-        ],
-    )
-    return len(endpoint_ids)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "endpoint_id": endpoint_id,
+            "event": event,
+            "lead_id": lead_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for endpoint_id in endpoint_ids
+    ]
+    # One dict is a plain execute; a list takes the executemany path, which costs more.
+    connection.execute(_INSERT_DELIVERY, rows[0] if len(rows) == 1 else rows)
+    return len(rows)
 
 
-def queue_lead_created(connection: Connection, lead: Mapping[str, Any]) -> int:
-    """Queue `lead.created` (data: the lead as the API returns it) in the lead's transaction."""
-    return _queue(connection, LEAD_CREATED, lead["id"], lambda: _lead_schema.dump(lead))
+def queue_lead_created(connection: Connection, lead_id: uuid.UUID) -> int:
+    """Queue `lead.created` for the lead just stored, in its transaction."""
+    return _queue(connection, LEAD_CREATED, lead_id)
 
 
 def queue_lead_erased(connection: Connection, lead_id: uuid.UUID) -> int:
-    """In the erasure's transaction: drop every queued copy of the lead, then queue `lead.erased`.
+    """In the erasure's transaction: cancel the lead's undelivered deliveries, queue `lead.erased`.
 
-    Pending and failed deliveries of the lead are cancelled and every payload of it is
-    blanked, so nothing of the lead's data remains in the queue.
+    Pending and failed deliveries of the lead are cancelled, so none is sent or retried. The
+    queue holds no copy of the lead's data: the caller deletes the lead's row, the only one.
     """
     connection.execute(
         update(deliveries)
         .where(deliveries.c.lead_id == lead_id, deliveries.c.status.in_((PENDING, FAILED)))
-        .values(status=CANCELLED, payload=None, claimed_by=None, claimed_until=None)
+        .values(status=CANCELLED, claimed_by=None, claimed_until=None)
     )
-    connection.execute(
-        update(deliveries)
-        .where(deliveries.c.lead_id == lead_id, deliveries.c.payload.is_not(None))
-        .values(payload=None)
-    )
-    return _queue(connection, LEAD_ERASED, lead_id, lambda: {"id": str(lead_id)})
+    return _queue(connection, LEAD_ERASED, lead_id)
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -274,7 +269,7 @@ def remove_endpoint(id_or_url: str) -> tuple[Endpoint, int]:
                 deliveries.c.endpoint_id == row.id,
                 deliveries.c.status.in_((PENDING, FAILED)),
             )
-            .values(status=CANCELLED, payload=None, claimed_by=None, claimed_until=None)
+            .values(status=CANCELLED, claimed_by=None, claimed_until=None)
         ).rowcount
     _subscriptions().invalidate()
     return Endpoint(row.id, row.url, row.events.split(","), as_utc(row.created_at)), cancelled
@@ -285,7 +280,7 @@ def remove_endpoint(id_or_url: str) -> tuple[Endpoint, int]:
 
 @dataclass(frozen=True)
 class DeliveryInfo:
-    """A delivery as listed: state only, never its payload."""
+    """A delivery as listed: state only, never its body."""
 
     id: uuid.UUID
     endpoint_id: uuid.UUID
@@ -351,9 +346,10 @@ def count_by_status() -> dict[str, int]:
 def retry(delivery_id: uuid.UUID | None = None) -> int:
     """Put failed deliveries (one, or all) back in the queue with attempts reset; the count.
 
-    A delivery whose endpoint was removed, or whose lead was erased, cannot be retried.
+    A delivery whose endpoint was removed, or whose lead was erased, cannot be retried: both
+    cancel the failed deliveries they concern, and only `failed` ones are put back.
     """
-    conditions = [deliveries.c.status == FAILED, deliveries.c.payload.is_not(None)]
+    conditions = [deliveries.c.status == FAILED]
     if delivery_id is not None:
         conditions.append(deliveries.c.id == delivery_id)
     active = select(endpoints.c.id).where(endpoints.c.removed_at.is_(None))
@@ -389,10 +385,20 @@ class Claimed:
     id: uuid.UUID
     endpoint_id: uuid.UUID
     event: str
+    # The exact body to send, built at the claim (see _body).
     payload: str
     attempts: int
     url: str
     secret: str
+
+
+def _body(event: str, created_at: datetime, data: Any) -> str:
+    """A delivery's body: the same bytes on every attempt, as its rows do not change."""
+    return json.dumps(
+        {"type": event, "timestamp": rfc3339(created_at), "data": data},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _due(now: datetime) -> Any:
@@ -421,8 +427,9 @@ def claim_batches(
     PostgreSQL: `FOR UPDATE SKIP LOCKED` in each batch's subquery, so concurrent workers take
     disjoint rows without waiting on each other. SQLite has one writer at a time, so the
     transaction is atomic there. The read that picks the endpoints comes first, outside it,
-    so an idle worker never takes SQLite's write lock; the claimed rows are read (and their
-    payloads decrypted) after it.
+    so an idle worker never takes SQLite's write lock; the claimed rows are read after it, and
+    their bodies built then: `lead.created` carries the lead as its 201 answered it, read
+    (and decrypted) from the leads table; a delivery whose lead is gone is cancelled.
     """
     now = utcnow()
     due = _due(now)
@@ -440,8 +447,8 @@ def claim_batches(
         return []
     claimed_until = now + timedelta(seconds=lease_seconds)
     ids: list[uuid.UUID] = []
-    # Only ids under the write lock: decrypting the payloads there would hold SQLite's lock
-    # (which intake's INSERTs wait for) through 32 Fernet decryptions.
+    # Only ids under the write lock: building the bodies there would hold SQLite's lock
+    # (which intake's INSERTs wait for) through the decryption of up to 32 leads.
     with db.engine.begin() as connection:
         for endpoint_id in chosen:
             candidates = (
@@ -460,15 +467,19 @@ def claim_batches(
             ).scalars()
     if not ids:
         return []
+    # Imported here: leadapp.services.leads queues webhooks, so it imports this module.
+    from leadapp.services.leads import leads_as_created
+
     with db.engine.connect() as connection:
-        # Still ours unless settled meanwhile (an erasure blanks the payload and the claim).
+        # Still ours unless settled meanwhile (an erasure cancels the row and drops the claim).
         rows = connection.execute(
             select(
                 deliveries.c.id,
                 deliveries.c.endpoint_id,
                 deliveries.c.event,
-                deliveries.c.payload,
+                deliveries.c.lead_id,
                 deliveries.c.attempts,
+                deliveries.c.created_at,
             )
             .where(
                 deliveries.c.id.in_(ids),
@@ -486,26 +497,37 @@ def claim_batches(
                 )
             )
         }
-    orphans = {row.id for row in rows if row.endpoint_id not in targets or not row.payload}
+        created = leads_as_created(
+            connection, {row.lead_id for row in rows if row.event == LEAD_CREATED}
+        )
+    leads = {lead_id: _lead_schema.dump(lead) for lead_id, lead in created.items()}
+    orphans = {
+        row.id
+        for row in rows
+        if row.endpoint_id not in targets
+        or (row.event == LEAD_CREATED and row.lead_id not in leads)
+    }
     if orphans:
-        # Queued by a process whose cache had not yet seen the removal.
+        # Queued by a process whose cache had not yet seen the endpoint's removal, or a lead
+        # erased between the claim and this read (the erasure has cancelled it already).
         with db.engine.begin() as connection:
             connection.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(orphans), deliveries.c.status == PENDING)
-                .values(status=CANCELLED, payload=None, claimed_by=None, claimed_until=None)
+                .values(status=CANCELLED, claimed_by=None, claimed_until=None)
             )
     grouped: dict[uuid.UUID, list[Claimed]] = {}
     for row in rows:
         if row.id in orphans:
             continue
         target = targets[row.endpoint_id]
+        data = leads[row.lead_id] if row.event == LEAD_CREATED else {"id": str(row.lead_id)}
         grouped.setdefault(row.endpoint_id, []).append(
             Claimed(
                 row.id,
                 row.endpoint_id,
                 row.event,
-                row.payload,
+                _body(row.event, row.created_at, data),
                 row.attempts,
                 target.url,
                 target.secret,
@@ -515,12 +537,12 @@ def claim_batches(
 
 
 def record_delivered(claimed: Claimed, status: int) -> None:
-    """A 2xx came back: delivered; the payload is no longer needed and is dropped."""
+    """A 2xx came back: delivered."""
     record_delivered_batch([(claimed, status)])
 
 
 def record_delivered_batch(delivered: Sequence[tuple[Claimed, int]]) -> None:
-    """Record a batch of 2xx answers in one transaction: delivered, payloads dropped.
+    """Record a batch of 2xx answers in one transaction: delivered.
 
     Whoever claimed a row, a success is a success; an erasure meanwhile wins (the row is no
     longer pending, so it is left as the erasure left it).
@@ -542,7 +564,6 @@ def record_delivered_batch(delivered: Sequence[tuple[Claimed, int]]) -> None:
                     attempts=attempts,
                     last_status=status,
                     last_error=None,
-                    payload=None,
                     last_attempt_at=now,
                     delivered_at=now,
                     next_attempt_at=None,
@@ -556,7 +577,7 @@ def still_held(ids: Collection[uuid.UUID], worker_id: str) -> set[uuid.UUID]:
     """Which of `ids` are still pending under this worker's claim (read only, no write lock).
 
     A delivery erased, cancelled or retried since the claim is no longer held, and a batch
-    drops it rather than send a payload that should be gone.
+    drops it rather than send what should no longer be sent.
     """
     if not ids:
         return set()
