@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import (
     DateTime,
+    Integer,
     LargeBinary,
     String,
     Uuid,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 
 from leadapp import create_app
@@ -113,3 +115,63 @@ def test_idempotency_records_move_into_the_lead_row_and_back(migrated_app) -> No
         with db.engine.begin() as connection:
             connection.execute(delete(records))
             connection.execute(delete(leads))
+
+
+def test_downgrade_below_0008_refuses_while_deliveries_are_pending(migrated_app) -> None:
+    endpoints = table(
+        "webhook_endpoints",
+        column("id", Uuid),
+        column("url", String),
+        column("secret", String),
+        column("events", String),
+        column("created_at", DateTime(timezone=True)),
+    )
+    deliveries = table(
+        "webhook_deliveries",
+        column("id", Uuid),
+        column("endpoint_id", Uuid),
+        column("event", String),
+        column("lead_id", Uuid),
+        column("status", String),
+        column("attempts", Integer),
+        column("created_at", DateTime(timezone=True)),
+    )
+    endpoint_id, now = uuid.uuid4(), datetime(2026, 12, 1, tzinfo=UTC)
+    with migrated_app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(endpoints),
+                {
+                    "id": endpoint_id,
+                    "url": "u",
+                    "secret": "s",
+                    "events": "lead.created",
+                    "created_at": now,
+                },
+            )
+            connection.execute(
+                insert(deliveries),
+                {
+                    "id": uuid.uuid4(),
+                    "endpoint_id": endpoint_id,
+                    "event": "lead.created",
+                    "lead_id": uuid.uuid4(),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                },
+            )
+        with pytest.raises(RuntimeError, match="1 webhook deliveries are pending"):
+            downgrade(revision="0007")
+        assert "payload" not in {
+            c["name"] for c in inspect(db.engine).get_columns("webhook_deliveries")
+        }
+        with db.engine.begin() as connection:
+            connection.execute(update(deliveries).values(status="delivered"))
+        downgrade(revision="0007")
+        assert "payload" in {
+            c["name"] for c in inspect(db.engine).get_columns("webhook_deliveries")
+        }
+        with db.engine.begin() as connection:
+            connection.execute(delete(deliveries))
+            connection.execute(delete(endpoints))

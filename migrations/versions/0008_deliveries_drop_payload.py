@@ -27,12 +27,21 @@ def upgrade():
         batch.drop_column("payload")
 
 
-def downgrade():
-    """Add the column back, empty.
+PENDING = sa.text("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
 
-    The older code reads an empty payload as "nothing left to send": deliveries still
-    pending at the downgrade are cancelled by its worker, not sent, and failed ones can no
-    longer be retried.
+
+def downgrade():
+    """Add the column back, empty; refused while any delivery is pending.
+
+    The older code reads an empty payload as "nothing left to send": it would cancel a
+    pending delivery instead of sending it, so the queue must be drained first rather than
+    lose them. Failed deliveries stay listed, but the older code can no longer retry them.
     """
+    pending = op.get_bind().execute(PENDING).scalar()
+    if pending:
+        raise RuntimeError(
+            f"{pending} webhook deliveries are pending; a downgrade below 0008 would cancel "
+            "them unsent. Let the workers deliver them before downgrading."
+        )
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.add_column(sa.Column("payload", sa.String(length=PAYLOAD_TOKEN), nullable=True))
