@@ -2,8 +2,9 @@
 
 Every measured run starts a fresh server pinned to core 0 (fresh database for LeadApp)
 and drives it with wrk pinned to core 1. Configurations are interleaved (ceiling,
-sqlite, postgres, ceiling, ...) so that the machine's noise spreads over all of them;
-the medians are reported. See docs/benchmark.md for what is measured and why.
+sqlite, postgres, ceiling, ...), each round's order rotated by one, so that the machine's
+noise spreads over all of them; the medians are reported. See docs/benchmark.md for what
+is measured and why.
 """
 
 from __future__ import annotations
@@ -332,6 +333,17 @@ def scale_label(count: int) -> str:
     return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
 
 
+def round_order(configurations: list[str], index: int) -> list[str]:
+    """Round `index`'s order: the list rotated by one place per round.
+
+    On this VM a slot in the round can be slower for every configuration that lands in it
+    (the run right after the ceiling's, for one); rotating puts each configuration in each
+    slot once every len(configurations) rounds, so no ratio inherits a slot's bias.
+    """
+    shift = index % len(configurations) if configurations else 0
+    return configurations[shift:] + configurations[:shift]
+
+
 def measure_everything(bench: Bench) -> dict[str, Any]:
     """The interleaved runs, the profiles and the at-scale part; raw results by part."""
     args = bench.args
@@ -341,7 +353,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     configurations += v2.configurations(args)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
     for index in range(args.runs):
-        for name in configurations:
+        for name in round_order(configurations, index):
             run = bench.run_configuration(name)
             runs[name].append(run)
             log(run_line(f"{name} #{index + 1}", run))

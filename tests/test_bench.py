@@ -11,6 +11,7 @@ import pytest
 
 from bench import ceiling, fill, gil, profile, reads, receiver
 from bench.ceiling import create_ceiling_app
+from bench.run import round_order
 from bench.wrk import STRIDE, run_wrk
 from tests.support.apps import create_api_key
 from tests.support.client import bearer
@@ -149,3 +150,12 @@ def test_gil_cases_hold_the_gil_as_asked(monkeypatch) -> None:
     assert time.thread_time() - started >= 0.02
     threads = gil.thread_cpu_seconds(os.getpid())
     assert str(threading.get_native_id()) in threads
+
+
+def test_rounds_put_every_configuration_in_every_slot() -> None:
+    names = ["ceiling", "plain", "webhook"]
+    orders = [round_order(names, index) for index in range(6)]
+    assert orders[0] == names and orders[3] == names
+    for slot in range(len(names)):
+        assert {order[slot] for order in orders[:3]} == set(names)
+    assert all(sorted(order) == sorted(names) for order in orders)
