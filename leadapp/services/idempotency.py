@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, update
 
 from leadapp.crypto import current_keyring
 from leadapp.errors import BadRequest, Problem
@@ -82,24 +81,21 @@ class IdempotencyClaim:
         """The lead columns that remember this claim, for the lead's INSERT."""
         return {"idempotency_key_hash": self.key_hash, "idempotency_body_hash": self.body_hash}
 
-    def remembered_lead_id(self) -> uuid.UUID | None:
-        """The lead this key created in the last 24 hours, or None; 422 for another body."""
-        with db.engine.connect() as connection:
-            found = connection.execute(
-                select(_LEADS.c.id, _LEADS.c.idempotency_body_hash).where(
-                    _LEADS.c.idempotency_key_hash == self.key_hash,
-                    _LEADS.c.created_at >= utcnow() - WINDOW,
-                )
-            ).first()
-        if found is None:
-            return None
-        if found.idempotency_body_hash != self.body_hash:
+    def remembered(self) -> ColumnElement[bool]:
+        """The condition of the lead row this key created in the last 24 hours (one at most)."""
+        return and_(
+            _LEADS.c.idempotency_key_hash == self.key_hash,
+            _LEADS.c.created_at >= utcnow() - WINDOW,
+        )
+
+    def check_body(self, body_hash: bytes | None) -> None:
+        """Raise the 422 if the key's lead was created from a different body."""
+        if body_hash != self.body_hash:
             raise IdempotencyKeyReused(
                 f"This {HEADER} was already used for a different request body; "
                 "use a new key for a new lead.",
                 errors={HEADER: ["Already used with a different body in the last 24 hours."]},
             )
-        return found.id
 
     def forget_expired(self) -> bool:
         """Clear this key from the lead it created if that is past the window; whether it was.

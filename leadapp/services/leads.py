@@ -207,12 +207,17 @@ def create_lead(
 
 
 def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
-    """The 201 body of the lead an idempotency key created, if it is still remembered."""
-    lead_id = idempotency.remembered_lead_id()
-    if lead_id is None:
-        return None
+    """The 201 body of the lead an idempotency key created, if it is still remembered.
+
+    One read of the lead's row, which holds the key: 422 if it came from another body.
+    """
+    query = lead_query().add_columns(_LEADS.c.idempotency_body_hash)
     with db.engine.connect() as connection:
-        return leads_as_created(connection, [lead_id]).get(lead_id)
+        row = connection.execute(query.where(idempotency.remembered())).first()
+    if row is None:
+        return None
+    idempotency.check_body(row.idempotency_body_hash)
+    return lead_as_created(row._mapping)
 
 
 def lead_ip_address(
@@ -269,23 +274,27 @@ def lead_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def lead_as_created(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored lead as its 201 answered it.
+
+    A lead's fields never change after creation except its resubmission count, which was
+    0 then; so the body is rebuilt exactly as it was first answered (an idempotent replay,
+    every attempt of its `lead.created` webhook).
+    """
+    return {**lead_from_row(row), "resubmissions": 0, "last_resubmitted_at": None}
+
+
 def leads_as_created(
     connection: Connection, lead_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The stored leads among `lead_ids`, each as its 201 answered it, by id.
 
-    A lead's fields never change after creation except its resubmission count, which was
-    0 then; so the body is rebuilt exactly as it was first answered (an idempotent replay,
-    every attempt of its `lead.created` webhook). An erased lead is simply absent.
+    An erased lead is simply absent.
     """
     if not lead_ids:
         return {}
-    table = Lead.__table__
-    rows = connection.execute(lead_query().where(table.c.id.in_(list(lead_ids)))).all()
-    return {
-        row.id: {**lead_from_row(row._mapping), "resubmissions": 0, "last_resubmitted_at": None}
-        for row in rows
-    }
+    rows = connection.execute(lead_query().where(_LEADS.c.id.in_(list(lead_ids)))).all()
+    return {row.id: lead_as_created(row._mapping) for row in rows}
 
 
 def list_leads(

@@ -59,8 +59,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def rfc3339(value: datetime) -> str:
     """RFC 3339 in UTC with a Z (a naive value, as SQLite hands back, is UTC already)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
+    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 # --- subscriptions, cached per process ------------------------------------------------
@@ -534,11 +533,6 @@ def claim_batches(
             )
         )
     return list(grouped.values())
-
-
-def record_delivered(claimed: Claimed, status: int) -> None:
-    """A 2xx came back: delivered."""
-    record_delivered_batch([(claimed, status)])
 
 
 def record_delivered_batch(delivered: Sequence[tuple[Claimed, int]]) -> None:
