@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from leadapp.models.lead import utcnow
+from leadapp.timeutil import utcnow
 from tests.support.browser import Site, expect, no_horizontal_scroll, rows, sign_in
 from tests.support.operator_data import add_spam, set_lead
 

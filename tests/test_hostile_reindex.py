@@ -16,9 +16,9 @@ from flask_migrate import downgrade, upgrade
 from leadapp import create_app
 from leadapp.crypto import current_keyring
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
 from leadapp.normalize import email_match_key, legacy_email_match_key
 from leadapp.services.reindex import reindex_emails
+from leadapp.timeutil import utcnow
 from tests.support.apps import create_api_key
 from tests.support.builders import e164_for, lead_payload
 from tests.support.client import bearer

@@ -14,9 +14,8 @@ from leadapp import create_app
 from leadapp.config import ConfigError, retention_settings
 from leadapp.extensions import db
 from leadapp.models import Lead
-from leadapp.models.lead import utcnow
 from leadapp.services import retention
-from leadapp.webhooks.service import as_utc
+from leadapp.timeutil import as_utc, utcnow
 from leadapp.webhooks.worker import PERIODIC_EXTENSION, Worker
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload

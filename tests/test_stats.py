@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from flask import Flask
 
-from leadapp.models.lead import utcnow
 from leadapp.services.stats import daily_stats
+from leadapp.timeutil import utcnow
 from tests.support.apps import create_api_key
 from tests.support.client import bearer
 from tests.support.operator_data import add_lead_at, add_spam

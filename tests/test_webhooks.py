@@ -25,6 +25,7 @@ from leadapp import create_app
 from leadapp.config import ConfigError, webhook_settings
 from leadapp.crypto import current_keyring
 from leadapp.extensions import db
+from leadapp.timeutil import rfc3339
 from leadapp.webhooks import delivery, service
 from leadapp.webhooks.models import WebhookDelivery
 from leadapp.webhooks.worker import Worker, register_periodic
@@ -168,7 +169,7 @@ def test_deliveries_are_written_with_the_lead_and_only_then(make_app) -> None:
     assert str(claimed.id) == str(rows[0]["id"])
     assert json.loads(claimed.payload) == {
         "type": "lead.created",
-        "timestamp": service.rfc3339(rows[0]["created_at"]),
+        "timestamp": rfc3339(rows[0]["created_at"]),
         "data": lead,
     }
 
@@ -282,7 +283,7 @@ def test_every_attempt_sends_the_same_bytes_built_from_the_lead(
     (row,) = delivery_rows(app)
     assert first.json() == {
         "type": "lead.created",
-        "timestamp": service.rfc3339(row["created_at"]),
+        "timestamp": rfc3339(row["created_at"]),
         "data": lead,
     }
     assert receiver.unverified == []

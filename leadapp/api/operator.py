@@ -6,9 +6,9 @@ from flask import Blueprint, Flask, Response, g, stream_with_context
 
 from leadapp.api.parsing import query_args
 from leadapp.http.authentication import require_api_key
-from leadapp.models.lead import utcnow
 from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
 from leadapp.services import export, retention, stats
+from leadapp.timeutil import utcnow
 from leadapp.webhooks.worker import register_periodic
 
 bp = Blueprint("operator", __name__)

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
+from leadapp.timeutil import utcnow
 
 API_KEY_NAME_MAX = 64
 

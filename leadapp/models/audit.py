@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
 from leadapp.models.apikey import API_KEY_NAME_MAX
-from leadapp.models.lead import utcnow
+from leadapp.timeutil import utcnow
 
 
 class AuditEvent(db.Model):

@@ -8,8 +8,8 @@ from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
 from leadapp.normalize import IP_MAX_CHARS
+from leadapp.timeutil import utcnow
 
 NETWORK_MAX = IP_MAX_CHARS + len("/128")  # an address with a prefix length
 REASON_MAX = 200

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Integer, LargeBinary, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
+from leadapp.timeutil import utcnow
 
 TEXT_HASH_BYTES = 32
 

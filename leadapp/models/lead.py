@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from leadapp.extensions import db
 from leadapp.models.types import EncryptedString
 from leadapp.normalize import IP_MAX_CHARS
+from leadapp.timeutil import utcnow
 
 # Longest plaintexts, in UTF-8 bytes, after validation: 100 characters of at most
 # four bytes; an email of 254 characters (an internationalized one may be longer in
@@ -51,11 +52,6 @@ LEAD_FIELDS = (
 )
 BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
 HAS_IDEMPOTENCY_KEY = text("idempotency_key_hash IS NOT NULL")
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
 
 
 class Lead(db.Model):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Any
 
 from flask import current_app
@@ -22,6 +21,7 @@ from leadapp.normalize import (
 )
 from leadapp.schemas.attribution import AttributionField, flatten_errors
 from leadapp.schemas.fields import StrictInteger
+from leadapp.timeutil import rfc3339
 
 # A solved challenge is a few hundred characters of base64; anything far longer is not one.
 CHALLENGE_MAX_CHARS = 2048
@@ -134,11 +134,7 @@ class UTCDateTime(fields.DateTime):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         """Format with an explicit UTC offset."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return None if value is None else rfc3339(value)
 
 
 class AttributionOutSchema(Schema):

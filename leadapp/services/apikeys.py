@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from leadapp.extensions import db
 from leadapp.models import ApiKey
 from leadapp.models.apikey import API_KEY_NAME_MAX
-from leadapp.models.lead import utcnow
 from leadapp.services.caches import APIKEY_CACHE
+from leadapp.timeutil import utcnow
 
 KEY_PREFIX = "lak_"
 

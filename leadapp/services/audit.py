@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from leadapp.extensions import db
 from leadapp.models import AuditEvent
-from leadapp.models.lead import utcnow
 from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.timeutil import utcnow
 
 
 def record(

@@ -26,7 +26,7 @@ from leadapp.crypto import current_keyring
 from leadapp.errors import ValidationFailed
 from leadapp.extensions import db
 from leadapp.models.challenge import UsedChallenge
-from leadapp.models.lead import utcnow
+from leadapp.timeutil import utcnow
 
 ALGORITHM = "SHA-256"
 # A person's browser solves half of this on average; the contract allows up to 1,000,000.

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from leadapp.errors import ValidationFailed
 from leadapp.extensions import db
 from leadapp.models.consent import ConsentText
-from leadapp.models.lead import utcnow
 from leadapp.services.leads import ConsentRecord
 from leadapp.services.upsert import dialect_insert
+from leadapp.timeutil import utcnow
 
 CACHE_EXTENSION = "leadapp.consent_text_ids"
 REQUIRED_MESSAGE = "Consent is required: send true once the person has agreed."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, String, func, select, type_coerce
@@ -25,6 +25,7 @@ from leadapp.models.consent import ConsentText
 from leadapp.models.lead import ATTRIBUTION_FIELDS, ENCRYPTED_FIELDS, Lead
 from leadapp.services import audit
 from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.timeutil import rfc3339
 
 # The contract's header row, in this order.
 COLUMNS = (
@@ -53,13 +54,6 @@ COMMAND_LINE_ACTOR = ApiKeyIdentity(id=0, name="command line")
 def defuse(value: str) -> str:
     """Prefix a cell a spreadsheet would run as a formula with a single quote."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def rfc3339(value: datetime) -> str:
-    """A stored timestamp in RFC 3339 UTC; SQLite hands back naive (UTC) values."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def cells(row: Any, decrypt: Callable[[str], str]) -> list[str | int]:

@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, and_, update
 from leadapp.crypto import current_keyring
 from leadapp.errors import BadRequest, Problem
 from leadapp.extensions import db
-from leadapp.models.lead import Lead, utcnow
+from leadapp.models.lead import Lead
+from leadapp.timeutil import utcnow
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"

@@ -15,12 +15,12 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from leadapp.errors import DuplicateLead, ValidationFailed, describe_fields
-from leadapp.models.lead import utcnow
 from leadapp.schemas import LeadCreateSchema
 from leadapp.schemas.attribution import attribution_columns
 from leadapp.services import challenge, consent, idempotency, leads, spam
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.leads import CreatedLead
+from leadapp.timeutil import utcnow
 
 create_schema = LeadCreateSchema()
 

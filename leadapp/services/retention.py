@@ -15,9 +15,10 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from leadapp.extensions import db
-from leadapp.models.lead import Lead, utcnow
+from leadapp.models.lead import Lead
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.leads import erase_leads
+from leadapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

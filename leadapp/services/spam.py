@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
 from leadapp.models.spam import SPAM_KINDS, SpamCount
 from leadapp.services.upsert import dialect_insert
+from leadapp.timeutil import utcnow
 
 HONEYPOT = "honeypot"
 CHALLENGE = "challenge"

@@ -24,8 +24,9 @@ from sqlalchemy import Connection, Date, cast, func, select
 
 from leadapp.extensions import db
 from leadapp.models.audit import AuditEvent
-from leadapp.models.lead import Lead, utcnow
+from leadapp.models.lead import Lead
 from leadapp.models.spam import SpamCount
+from leadapp.timeutil import utcnow
 
 # A lead's created_at is taken just before its INSERT commits; a day is closed once no
 # transaction still open can carry one of its timestamps.

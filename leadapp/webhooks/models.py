@@ -9,8 +9,8 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
 from leadapp.models.types import EncryptedString
+from leadapp.timeutil import utcnow
 
 URL_MAX_CHARS = 2048
 # "whsec_" + base64 of 32 random bytes is 50 ASCII characters.

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +22,8 @@ from flask import current_app
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from leadapp.extensions import db
-from leadapp.models.lead import utcnow
 from leadapp.schemas import LeadSchema
+from leadapp.timeutil import as_utc, rfc3339, utcnow
 from leadapp.webhooks.delivery import new_secret
 from leadapp.webhooks.models import (
     CANCELLED,
@@ -48,18 +48,6 @@ deliveries = WebhookDelivery.__table__
 
 class WebhookError(ValueError):
     """An operator's webhook command can't be carried out (the message says why)."""
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A stored timestamp as aware UTC (SQLite hands back naive values)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """RFC 3339 in UTC with a Z (a naive value, as SQLite hands back, is UTC already)."""
-    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 # --- subscriptions, cached per process ------------------------------------------------
