@@ -40,6 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_database(app)
     register_pipeline(app)
     register_error_handlers(app)
+    _register_outbox(app)
+    _register_jobs(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
@@ -65,6 +67,23 @@ def _register_database(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     with app.app_context():
         configure_engine(app, db.engine)
+
+
+def _register_outbox(app: Flask) -> None:
+    """The outbox's channels: where every lead event goes (a mail channel would join here)."""
+    from leadapp.channels.webhook.channel import WebhookChannel
+    from leadapp.outbox.channel import register_channel
+
+    register_channel(app, WebhookChannel.from_config(app.config))
+
+
+def _register_jobs(app: Flask) -> None:
+    """The periodic jobs every outbox worker of the app runs (at its start, then hourly)."""
+    from leadapp.outbox.worker import register_periodic
+    from leadapp.services import idempotency, retention
+
+    register_periodic(app, retention.purge_job)
+    register_periodic(app, idempotency.sweep_job)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -148,7 +148,7 @@ def audit_list(limit: int) -> None:
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from leadapp.leads_cli import leads_cli
-    from leadapp.webhooks.cli import webhooks_cli
+    from leadapp.webhooks_cli import webhooks_cli
 
     for group in (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli):
         app.cli.add_command(group)

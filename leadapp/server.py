@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Protocol
 
 from flask import Flask
 from waitress import wasyncore
@@ -25,8 +24,8 @@ from waitress.server import BaseWSGIServer, create_server
 
 from leadapp import create_app
 from leadapp.config import MAX_BODY_BYTES, ConfigError
+from leadapp.outbox.worker import Stoppable, start_background_worker
 from leadapp.server_logging import configure_logging
-from leadapp.webhooks.worker import start_background_worker
 
 log = logging.getLogger("leadapp.server")  # not __main__ under `python -m`
 
@@ -44,13 +43,6 @@ LOOP_SECONDS = 0.2
 # During the drain an accepted connection that has not sent a byte yet gets this long
 # for its request to arrive before it is closed unread.
 DRAIN_GRACE_SECONDS = 0.5
-
-
-class Stoppable(Protocol):
-    """A piece of background work the server runs beside the requests."""
-
-    def stop(self, timeout: float) -> None:
-        """Finish the current step, then stop, within `timeout` seconds."""
 
 
 # Each entry starts one piece of background work for an app and returns its handle;

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from leadapp import create_app
 from leadapp.extensions import db
-from leadapp.webhooks.worker import Worker
+from leadapp.outbox.worker import Worker
 from tests.support.apps import app_builder, build_app, create_api_key, dispose_app
 from tests.support.browser import (
     CHROMIUM,

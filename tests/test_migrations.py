@@ -117,38 +117,104 @@ def test_idempotency_records_move_into_the_lead_row_and_back(migrated_app) -> No
             connection.execute(delete(leads))
 
 
+ENDPOINTS = table(
+    "webhook_endpoints",
+    column("id", Uuid),
+    column("url", String),
+    column("secret", String),
+    column("events", String),
+    column("created_at", DateTime(timezone=True)),
+)
+# The columns a message's state shares between webhook_deliveries (0004-0008) and outbox.
+STATE = ("id", "event", "lead_id", "status", "attempts", "claimed_by", "last_error")
+
+
+def _state_columns() -> list:
+    """Lightweight columns of a message's state, for either table."""
+    types = {"id": Uuid, "lead_id": Uuid, "attempts": Integer}
+    return [column(name, types.get(name, String)) for name in STATE] + [
+        column("created_at", DateTime(timezone=True)),
+        column("claimed_until", DateTime(timezone=True)),
+    ]
+
+
+DELIVERIES = table("webhook_deliveries", column("endpoint_id", Uuid), *_state_columns())
+OUTBOX = table("outbox", column("channel", String), column("target_id", Uuid), *_state_columns())
+
+
+def _add_endpoint(connection, endpoint_id: uuid.UUID, now: datetime) -> None:
+    """An endpoint row as any revision since 0004 stores it (its values unencrypted here)."""
+    connection.execute(
+        insert(ENDPOINTS),
+        {"id": endpoint_id, "url": "u", "secret": "s", "events": "lead.created", "created_at": now},
+    )
+
+
+def test_deliveries_move_into_the_outbox_and_back(migrated_app) -> None:
+    endpoint_id, now = uuid.uuid4(), datetime(2026, 12, 1, tzinfo=UTC)
+    claimed = {
+        "id": uuid.uuid4(),
+        "endpoint_id": endpoint_id,
+        "event": "lead.created",
+        "lead_id": uuid.uuid4(),
+        "status": "pending",
+        "attempts": 2,
+        "claimed_by": "worker-1",
+        "claimed_until": now,
+        "last_error": "HTTP 503",
+        "created_at": now,
+    }
+    failed = {**claimed, "id": uuid.uuid4(), "status": "failed", "claimed_by": None}
+    failed["claimed_until"] = None
+    with migrated_app.app_context():
+        downgrade(revision="0008")
+        with db.engine.begin() as connection:
+            _add_endpoint(connection, endpoint_id, now)
+            connection.execute(insert(DELIVERIES), [claimed, failed])
+        upgrade()
+        assert "webhook_deliveries" not in inspect(db.engine).get_table_names()
+        with db.engine.connect() as connection:
+            moved = {row.id: row for row in connection.execute(select(OUTBOX))}
+        assert set(moved) == {claimed["id"], failed["id"]}
+        for original in (claimed, failed):
+            row = moved[original["id"]]
+            assert (row.channel, row.target_id) == ("webhook", endpoint_id)
+            for name in STATE:
+                assert getattr(row, name) == original[name], name
+        assert moved[claimed["id"]].claimed_until is not None
+
+        # Another channel's message would be lost below 0009: the downgrade is refused.
+        other = {**claimed, "id": uuid.uuid4(), "channel": "mail", "target_id": None}
+        del other["endpoint_id"]
+        with db.engine.begin() as connection:
+            connection.execute(insert(OUTBOX), other)
+        with pytest.raises(SystemExit) as refused:
+            downgrade(revision="0008")
+        assert refused.value.code == 1
+        assert "outbox" in inspect(db.engine).get_table_names()
+        with db.engine.begin() as connection:
+            connection.execute(delete(OUTBOX).where(OUTBOX.c.channel == "mail"))
+
+        downgrade(revision="0008")
+        assert "outbox" not in inspect(db.engine).get_table_names()
+        with db.engine.connect() as connection:
+            back = {row.id: row for row in connection.execute(select(DELIVERIES))}
+        assert set(back) == {claimed["id"], failed["id"]}
+        for original in (claimed, failed):
+            for name in ("endpoint_id", *STATE):
+                assert getattr(back[original["id"]], name) == original[name], name
+        with db.engine.begin() as connection:
+            connection.execute(delete(DELIVERIES))
+            connection.execute(delete(ENDPOINTS))
+
+
 def test_downgrade_below_0008_refuses_while_deliveries_are_pending(migrated_app) -> None:
-    endpoints = table(
-        "webhook_endpoints",
-        column("id", Uuid),
-        column("url", String),
-        column("secret", String),
-        column("events", String),
-        column("created_at", DateTime(timezone=True)),
-    )
-    deliveries = table(
-        "webhook_deliveries",
-        column("id", Uuid),
-        column("endpoint_id", Uuid),
-        column("event", String),
-        column("lead_id", Uuid),
-        column("status", String),
-        column("attempts", Integer),
-        column("created_at", DateTime(timezone=True)),
-    )
+    endpoints, deliveries = ENDPOINTS, DELIVERIES
     endpoint_id, now = uuid.uuid4(), datetime(2026, 12, 1, tzinfo=UTC)
     with migrated_app.app_context():
+        downgrade(revision="0008")
         with db.engine.begin() as connection:
-            connection.execute(
-                insert(endpoints),
-                {
-                    "id": endpoint_id,
-                    "url": "u",
-                    "secret": "s",
-                    "events": "lead.created",
-                    "created_at": now,
-                },
-            )
+            _add_endpoint(connection, endpoint_id, now)
             connection.execute(
                 insert(deliveries),
                 {

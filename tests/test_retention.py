@@ -14,9 +14,9 @@ from leadapp import create_app
 from leadapp.config import ConfigError, retention_settings
 from leadapp.extensions import db
 from leadapp.models import Lead
-from leadapp.services import retention
+from leadapp.outbox.worker import PERIODIC_EXTENSION, Worker
+from leadapp.services import idempotency, retention
 from leadapp.timeutil import as_utc, utcnow
-from leadapp.webhooks.worker import PERIODIC_EXTENSION, Worker
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
@@ -75,7 +75,7 @@ def test_purge_erases_only_old_leads_and_frees_their_email_and_phone(make_app) -
     rows = [row for row in delivery_rows(app) if str(row["lead_id"]) in (old, older)]
     erased = [row for row in rows if row["event"] == "lead.erased"]
     assert sorted(str(row["lead_id"]) for row in erased) == sorted([old, older])
-    assert all(str(row["endpoint_id"]) == endpoint_id for row in erased)
+    assert all(str(row["target_id"]) == endpoint_id for row in erased)
     created = [row for row in rows if row["event"] == "lead.created"]
     assert created and all(row["status"] == "cancelled" for row in created)
 
@@ -114,8 +114,9 @@ def test_erase_and_purge_share_one_path(app: Flask, api_key: str) -> None:
     assert missing.status_code == 404
 
 
-def test_the_worker_registers_the_purge(app: Flask) -> None:
-    assert retention.purge_hook in app.extensions[PERIODIC_EXTENSION]
+def test_the_factory_registers_the_purge_and_the_idempotency_sweep(app: Flask) -> None:
+    jobs = app.extensions[PERIODIC_EXTENSION]
+    assert retention.purge_job in jobs and idempotency.sweep_job in jobs
 
 
 def test_the_worker_purges_by_itself_with_a_short_retention(make_app) -> None:

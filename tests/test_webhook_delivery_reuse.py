@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from leadapp.webhooks import delivery
-from leadapp.webhooks.worker import Worker
+from leadapp.channels.webhook import transport
+from leadapp.outbox.worker import Worker
 from tests.support.apps import create_api_key
 from tests.support.client import bearer, store_lead
 from tests.support.waiting import wait_until
@@ -298,19 +298,19 @@ def _scripted(*answers: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def test_the_deadline_cuts_a_trickling_answer_on_a_kept_alive_connection() -> None:
-    connections = delivery.Connections(delivery.DeadlineWatcher())
+    connections = transport.Connections(transport.DeadlineWatcher())
     try:
         with _scripted("ok", "ok", "trickle", "ok") as (url, accepted):
-            assert delivery.post(url, b"{}", {}, 1.0, connections).delivered
-            assert delivery.post(url, b"{}", {}, 1.0, connections).delivered
+            assert transport.post(url, b"{}", {}, 1.0, connections).delivered
+            assert transport.post(url, b"{}", {}, 1.0, connections).delivered
             assert accepted == ["accepted"] and len(connections) == 1
             started = time.monotonic()
-            outcome = delivery.post(url, b"{}", {}, 1.0, connections)
+            outcome = transport.post(url, b"{}", {}, 1.0, connections)
             elapsed = time.monotonic() - started
             assert not outcome.delivered and "timed out" in (outcome.error or "")
             assert elapsed < 1.5
             assert len(connections) == 0  # a timed-out connection is never reused
-            assert delivery.post(url, b"{}", {}, 1.0, connections).delivered
+            assert transport.post(url, b"{}", {}, 1.0, connections).delivered
             assert accepted == ["accepted", "accepted"]
     finally:
         connections.close()
@@ -318,13 +318,13 @@ def test_the_deadline_cuts_a_trickling_answer_on_a_kept_alive_connection() -> No
 
 
 def test_one_watcher_thread_however_many_attempts(receiver: Receiver) -> None:
-    watcher = delivery.DeadlineWatcher()
-    connections = delivery.Connections(watcher)
+    watcher = transport.DeadlineWatcher()
+    connections = transport.Connections(watcher)
     before = threading.active_count()
     watchers = [t.name for t in threading.enumerate()].count("webhook-deadlines")
     try:
         for _ in range(20):
-            assert delivery.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
+            assert transport.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
         threads = threading.enumerate()
         assert [t.name for t in threads].count("webhook-deadlines") == watchers + 1
         assert not any(isinstance(t, threading.Timer) for t in threads)
@@ -337,15 +337,15 @@ def test_one_watcher_thread_however_many_attempts(receiver: Receiver) -> None:
 
 
 def test_a_kept_connection_the_receiver_closed_is_replaced() -> None:
-    connections = delivery.Connections()
+    connections = transport.Connections()
     try:
         with _scripted("ok-close", "ok", "drop", "ok") as (url, accepted):
-            assert delivery.post(url, b"{}", {}, 2.0, connections).delivered
+            assert transport.post(url, b"{}", {}, 2.0, connections).delivered
             time.sleep(0.2)  # the receiver has closed it, idle
-            assert delivery.post(url, b"{}", {}, 2.0, connections).delivered
+            assert transport.post(url, b"{}", {}, 2.0, connections).delivered
             assert accepted == ["accepted", "accepted"]
             # Closed as the request went out, unanswered: sent once more on a fresh one.
-            outcome = delivery.post(url, b"{}", {}, 2.0, connections)
+            outcome = transport.post(url, b"{}", {}, 2.0, connections)
             assert outcome.delivered, outcome
             assert accepted == ["accepted", "accepted", "accepted"]
     finally:
@@ -354,7 +354,7 @@ def test_a_kept_connection_the_receiver_closed_is_replaced() -> None:
 
 def test_a_fresh_connection_closed_unanswered_is_a_failure() -> None:
     with _scripted("drop") as (url, accepted):
-        outcome = delivery.post(url, b"{}", {}, 2.0)
+        outcome = transport.post(url, b"{}", {}, 2.0)
     assert not outcome.delivered and outcome.status is None
     assert "connection" in (outcome.error or "") and accepted == ["accepted"]
 
@@ -362,12 +362,12 @@ def test_a_fresh_connection_closed_unanswered_is_a_failure() -> None:
 def test_a_kept_connection_does_not_wait_for_delayed_acks(receiver: Receiver) -> None:
     # The receiver writes head and body in two sends without TCP_NODELAY, as
     # http.server does: without a quick ACK each answer would wait ~40 ms for the body.
-    connections = delivery.Connections()
+    connections = transport.Connections()
     try:
-        assert delivery.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
+        assert transport.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
         started = time.monotonic()
         for _ in range(30):
-            assert delivery.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
+            assert transport.post(receiver.url(), b"{}", {}, 2.0, connections).delivered
         elapsed = time.monotonic() - started
     finally:
         connections.close()

@@ -22,13 +22,16 @@ from sqlalchemy import inspect, text
 from standardwebhooks.webhooks import Webhook
 
 from leadapp import create_app
+from leadapp.channels.webhook import signing, transport
 from leadapp.config import ConfigError, webhook_settings
 from leadapp.crypto import current_keyring
 from leadapp.extensions import db
+from leadapp.models.outbox import OutboxMessage
+from leadapp.outbox import claims
+from leadapp.outbox.backoff import backoff_seconds
+from leadapp.outbox.events import EVENTS
+from leadapp.outbox.worker import Worker, register_periodic
 from leadapp.timeutil import rfc3339
-from leadapp.webhooks import delivery, service
-from leadapp.webhooks.models import WebhookDelivery
-from leadapp.webhooks.worker import Worker, register_periodic
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
@@ -37,7 +40,7 @@ from tests.support.servers import LeadAppServer, WorkerProcess, leadapp_environm
 from tests.support.waiting import black_hole, wait_until
 from tests.support.webhook_receiver import Receiver, add_endpoint, always, delivery_rows, in_turn
 
-deliveries = WebhookDelivery.__table__
+deliveries = OutboxMessage.__table__
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -53,35 +56,35 @@ FAST = {
 
 
 def test_our_signature_verifies_with_standardwebhooks() -> None:
-    secret = delivery.new_secret()
+    secret = signing.new_secret()
     body = json.dumps({"type": "lead.created", "data": {"name": "Zoë"}}, ensure_ascii=False)
-    headers = delivery.signed_headers(secret, "msg-1", body.encode(), time.time())
+    headers = signing.signed_headers(secret, "msg-1", body.encode(), time.time())
     assert Webhook(secret).verify(body.encode(), headers) == json.loads(body)
-    headers["webhook-signature"] = delivery.sign(secret, "msg-2", int(time.time()), body.encode())
+    headers["webhook-signature"] = signing.sign(secret, "msg-2", int(time.time()), body.encode())
     with pytest.raises(Exception, match="signature"):
         Webhook(secret).verify(body.encode(), headers)
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
     for failures in range(1, 8):
-        delays = [delivery.backoff_seconds(failures, 30.0) for _ in range(200)]
+        delays = [backoff_seconds(failures, 30.0) for _ in range(200)]
         expected = 30.0 * 2 ** (failures - 1)
         assert min(delays) >= 0.5 * expected
         assert max(delays) <= 1.5 * expected
         assert max(delays) - min(delays) > 0.3 * expected  # really jittered
-    assert delivery.backoff_seconds(40, 30.0) == 6 * 3600
-    assert delivery.backoff_seconds(1, 1.0, retry_after=120.0) == 120.0
-    assert delivery.backoff_seconds(1, 1.0, retry_after=10**9) == 6 * 3600
+    assert backoff_seconds(40, 30.0) == 6 * 3600
+    assert backoff_seconds(1, 1.0, retry_after=120.0) == 120.0
+    assert backoff_seconds(1, 1.0, retry_after=10**9) == 6 * 3600
 
 
 def test_retry_after_seconds_and_dates() -> None:
     from datetime import UTC, datetime
 
     now = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
-    assert delivery.parse_retry_after("120", now) == 120.0
-    assert delivery.parse_retry_after("Tue, 01 Dec 2026 12:01:00 GMT", now) == 60.0
-    assert delivery.parse_retry_after("soon", now) is None
-    assert delivery.parse_retry_after("٥", now) is None
+    assert transport.parse_retry_after("120", now) == 120.0
+    assert transport.parse_retry_after("Tue, 01 Dec 2026 12:01:00 GMT", now) == 60.0
+    assert transport.parse_retry_after("soon", now) is None
+    assert transport.parse_retry_after("٥", now) is None
 
 
 def test_webhook_settings_defaults_and_errors() -> None:
@@ -165,9 +168,9 @@ def test_deliveries_are_written_with_the_lead_and_only_then(make_app) -> None:
     # The body is built when a worker claims the delivery: the lead as its 201 answered it,
     # even though the refused duplicate has counted a resubmission on it meanwhile.
     with app.app_context():
-        ((claimed,),) = service.claim_batches("test-worker", 4, 32, 30.0)
-    assert str(claimed.id) == str(rows[0]["id"])
-    assert json.loads(claimed.payload) == {
+        ((claimed,),) = claims.claim_batches("test-worker", 4, 32, 30.0)
+    assert str(claimed.entry.id) == str(rows[0]["id"])
+    assert json.loads(claimed.content.body) == {
         "type": "lead.created",
         "timestamp": rfc3339(rows[0]["created_at"]),
         "data": lead,
@@ -189,7 +192,7 @@ def test_a_delivery_row_holds_no_copy_of_the_lead(make_app) -> None:
     with app.app_context():
         keyring = current_keyring()
         with db.engine.connect() as connection:
-            (row,) = connection.execute(text("SELECT * FROM webhook_deliveries")).all()
+            (row,) = connection.execute(text("SELECT * FROM outbox")).all()
     stored = []
     for value in row:
         if isinstance(value, bytes | memoryview):
@@ -374,7 +377,7 @@ def test_an_attempt_ends_at_the_timeout_even_when_bytes_trickle() -> None:
         thread = threading.Thread(target=trickle, daemon=True)
         thread.start()
         started = time.monotonic()
-        outcome = delivery.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=1.0)
+        outcome = transport.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=1.0)
         elapsed = time.monotonic() - started
     assert not outcome.delivered and "timed out" in (outcome.error or "")
     assert elapsed < 1.5
@@ -383,14 +386,14 @@ def test_an_attempt_ends_at_the_timeout_even_when_bytes_trickle() -> None:
 def test_refused_and_hanging_receivers_are_failures() -> None:
     with black_hole() as port:
         started = time.monotonic()
-        outcome = delivery.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=0.5)
+        outcome = transport.post(f"http://127.0.0.1:{port}/", b"{}", {}, timeout=0.5)
         assert "timed out" in (outcome.error or "") and time.monotonic() - started < 1.0
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    outcome = delivery.post(f"http://127.0.0.1:{closed_port}/", b"{}", {}, timeout=1)
+    outcome = transport.post(f"http://127.0.0.1:{closed_port}/", b"{}", {}, timeout=1)
     assert outcome.error == "connection refused" and not outcome.delivered
 
 
@@ -613,12 +616,12 @@ def test_every_delivery_id_is_a_uuid(make_app) -> None:
     add_endpoint(app, "http://127.0.0.1:9/x")
     store_lead(app, key)
     assert all(isinstance(r["id"], uuid.UUID) for r in delivery_rows(app))
-    assert service.EVENTS == ("lead.created", "lead.erased")
+    assert EVENTS == ("lead.created", "lead.erased")
 
 
 def test_credentials_in_the_url_are_sent_as_basic_auth(receiver: Receiver) -> None:
     url = f"http://n8n:s%40cret@127.0.0.1:{receiver.port}/hook"
-    outcome = delivery.post(url, b"{}", {"Content-Type": "application/json"}, timeout=5)
+    outcome = transport.post(url, b"{}", {"Content-Type": "application/json"}, timeout=5)
     assert outcome.delivered
     (request,) = receiver.requests
     assert request.headers["authorization"] == "Basic bjhuOnNAY3JldA=="

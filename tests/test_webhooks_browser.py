@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from leadapp.extensions import db
-from leadapp.webhooks.models import WebhookDelivery
+from leadapp.models.outbox import OutboxMessage
 from tests.support.browser import Site, expect, sign_in
 from tests.support.webhook_receiver import add_endpoint
 
@@ -15,7 +15,7 @@ def _fail_every_delivery(app: Flask) -> None:
     """Mark the queued deliveries failed, as the worker does after its last attempt."""
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(
-            update(WebhookDelivery.__table__).values(
+            update(OutboxMessage.__table__).values(
                 status="failed", attempts=12, last_error="connection refused"
             )
         )

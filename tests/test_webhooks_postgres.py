@@ -55,9 +55,7 @@ def delivery_states(url: str) -> dict[str, tuple[str, int]]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT lead_id, status, attempts FROM webhook_deliveries")
-            ).all()
+            rows = connection.execute(text("SELECT lead_id, status, attempts FROM outbox")).all()
     finally:
         engine.dispose()
     return {str(row.lead_id): (row.status, row.attempts) for row in rows}

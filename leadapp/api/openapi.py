@@ -11,13 +11,13 @@ from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.bot_defence import ChallengeSchema, FormSettingsSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
-from leadapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from leadapp.services.idempotency import REPLAYED_HEADER
-from leadapp.webhooks.schemas import (
+from leadapp.schemas.webhooks import (
     WebhookDeliveryListSchema,
     WebhookDeliveryQueryArgsSchema,
     WebhookEndpointListSchema,
 )
+from leadapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from leadapp.services.idempotency import REPLAYED_HEADER
 
 PROBLEM = "application/problem+json"
 PROBLEM_STATUSES = {

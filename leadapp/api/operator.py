@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, g, stream_with_context
+from flask import Blueprint, Response, g, stream_with_context
 
 from leadapp.api.parsing import query_args
 from leadapp.http.authentication import require_api_key
 from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
-from leadapp.services import export, retention, stats
+from leadapp.services import export, stats
 from leadapp.timeutil import utcnow
-from leadapp.webhooks.worker import register_periodic
 
 bp = Blueprint("operator", __name__)
 
 export_args_schema = ExportArgsSchema()
 stats_args_schema = StatsArgsSchema()
 stats_schema = StatsSchema()
-
-
-@bp.record_once
-def _register_retention(state: object) -> None:
-    """Every webhook worker of the app runs the retention purge (at start, then hourly)."""
-    app: Flask = state.app  # type: ignore[attr-defined]
-    register_periodic(app, retention.purge_hook)
 
 
 @bp.get("/leads/export.csv")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint
 
 from leadapp.api.parsing import query_args
+from leadapp.channels.webhook import endpoints
 from leadapp.http.authentication import require_api_key
-from leadapp.webhooks import service
-from leadapp.webhooks.schemas import (
+from leadapp.schemas.webhooks import (
     WebhookDeliveryListSchema,
     WebhookDeliveryQueryArgsSchema,
     WebhookEndpointListSchema,
@@ -24,7 +24,7 @@ delivery_query_schema = WebhookDeliveryQueryArgsSchema()
 @require_api_key
 def list_endpoints():
     """Every subscribed endpoint (never a secret)."""
-    return endpoint_list_schema.dump({"items": service.list_endpoints()})
+    return endpoint_list_schema.dump({"items": endpoints.list_endpoints()})
 
 
 @bp.get("/webhooks/deliveries")
@@ -32,4 +32,4 @@ def list_endpoints():
 def list_deliveries():
     """The newest deliveries, optionally of one status."""
     args = query_args(delivery_query_schema)
-    return delivery_list_schema.dump({"items": service.list_deliveries(**args)})
+    return delivery_list_schema.dump({"items": endpoints.list_deliveries(**args)})

@@ -6,7 +6,9 @@ from leadapp.models.blocklist import BlockedNetwork
 from leadapp.models.challenge import UsedChallenge
 from leadapp.models.consent import ConsentText
 from leadapp.models.lead import Lead
+from leadapp.models.outbox import OutboxMessage
 from leadapp.models.spam import SpamCount
+from leadapp.models.webhook import WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -14,6 +16,8 @@ __all__ = [
     "BlockedNetwork",
     "ConsentText",
     "Lead",
+    "OutboxMessage",
     "SpamCount",
     "UsedChallenge",
+    "WebhookEndpoint",
 ]

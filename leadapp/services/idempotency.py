@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, update
+from flask import Flask
+from sqlalchemy import ColumnElement, and_, select, update
 
 from leadapp.crypto import current_keyring
 from leadapp.errors import BadRequest, Problem
 from leadapp.extensions import db
-from leadapp.models.lead import Lead
+from leadapp.models.lead import HAS_IDEMPOTENCY_KEY, Lead
 from leadapp.timeutil import utcnow
 
 HEADER = "Idempotency-Key"
@@ -25,6 +27,7 @@ WINDOW = timedelta(hours=24)
 IGNORED_MEMBERS = frozenset({"challenge", "website"})
 
 _LEADS = Lead.__table__
+log = logging.getLogger(__name__)
 
 
 class IdempotencyKeyReused(Problem):
@@ -113,3 +116,40 @@ class IdempotencyClaim:
                 .values(idempotency_key_hash=None, idempotency_body_hash=None)
             ).rowcount
         return cleared > 0
+
+
+SWEEP_BATCH = 1000
+
+
+def sweep_expired(batch_size: int = SWEEP_BATCH) -> int:
+    """Clear every key past its 24 hours from the lead it created; how many were cleared.
+
+    The leads stay; their two MACs go, so nothing outlives its purpose (a retry after the
+    window creates a new lead anyway). In batches, each its own short transaction, so a
+    sweep never holds SQLite's write lock for long. The partial index over the leads that
+    hold a key keeps the scan to those.
+    """
+    cleared = 0
+    while True:
+        expired = (
+            select(_LEADS.c.id)
+            .where(HAS_IDEMPOTENCY_KEY, _LEADS.c.created_at < utcnow() - WINDOW)
+            .limit(batch_size)
+        )
+        with db.engine.begin() as connection:
+            count = connection.execute(
+                update(_LEADS)
+                .where(_LEADS.c.id.in_(expired.scalar_subquery()))
+                .values(idempotency_key_hash=None, idempotency_body_hash=None)
+            ).rowcount
+        cleared += count
+        if count < batch_size:
+            return cleared
+
+
+def sweep_job(app: Flask) -> None:
+    """The worker's periodic job: clear the expired idempotency MACs."""
+    with app.app_context():
+        cleared = sweep_expired()
+        if cleared:
+            log.info("idempotency: cleared %d keys past their 24 hours", cleared)

@@ -23,12 +23,13 @@ from leadapp.models.lead import (
     utcnow,
 )
 from leadapp.normalize import email_match_key
+from leadapp.outbox import queue as outbox
+from leadapp.outbox.events import LEAD_CREATED, LEAD_ERASED
 from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
 from leadapp.services.upsert import INSERTS
-from leadapp.webhooks import service as webhooks
 
 # A conflicting lead may be erased between our refused INSERT and the lookup of what
 # it conflicted with (or an idempotency record may have expired); then the INSERT is
@@ -184,7 +185,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                webhooks.queue_lead_created(connection, row["id"])
+                outbox.publish(connection, LEAD_CREATED, row["id"])
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -370,8 +371,9 @@ def erase_leads(
     if erased:
         count = len(erased) if action != "erase" else None
         audit.record(connection, actor, action, erased, count=count)
+        outbox.cancel_for_leads(connection, erased)
         for lead_id in erased:
-            webhooks.queue_lead_erased(connection, lead_id)
+            outbox.publish(connection, LEAD_ERASED, lead_id)
     return erased
 
 

@@ -1,9 +1,9 @@
 """Retention: leads older than LEADAPP_RETENTION_DAYS are erased, as DELETE /leads/<id> does.
 
-Run by every webhook worker (the server's own, and `flask webhooks worker`) at its start
-and then hourly, and by `flask --app leadapp leads purge` (for cron). Each batch of old
-leads is erased in one transaction with its audit event (`purge`, with the count) and its
-`lead.erased` webhooks, through the same function as a single erasure.
+Run by every outbox worker (the server's own, and `flask webhooks worker`) at its start and
+then hourly (the factory registers the job), and by `flask --app leadapp leads purge` (for
+cron). Each batch of old leads is erased in one transaction with its audit event (`purge`,
+with the count) and its `lead.erased` webhooks, through the same function as one erasure.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def purge_expired(now: datetime | None = None, *, batch_size: int = PURGE_BATCH)
             return total
 
 
-def purge_hook(app: Flask) -> None:
-    """The webhook worker's periodic hook: purge when a retention is configured."""
+def purge_job(app: Flask) -> None:
+    """The outbox worker's periodic job: purge when a retention is configured."""
     with app.app_context():
         if retention_days() is None:
             return

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from leadapp.extensions import db
-from leadapp.webhooks.models import WebhookDelivery
+from leadapp.models.outbox import OutboxMessage
 
 
 @dataclass
@@ -148,9 +148,10 @@ def add_endpoint(app: Flask, url: str, *events: str) -> tuple[str, str]:
 
 
 def delivery_rows(app: Flask) -> list[dict[str, Any]]:
-    """Every delivery row, decrypted, oldest first."""
+    """Every webhook delivery row of the outbox, oldest first."""
+    outbox = OutboxMessage.__table__
     with app.app_context(), db.engine.connect() as connection:
         rows = connection.execute(
-            select(WebhookDelivery.__table__).order_by(WebhookDelivery.__table__.c.created_at)
+            select(outbox).where(outbox.c.channel == "webhook").order_by(outbox.c.created_at)
         ).all()
     return [row._asdict() for row in rows]

@@ -1,7 +1,9 @@
-"""The delivery worker: claims due deliveries in batches, sends them in a few threads, records.
+"""The outbox worker: claims due messages in batches, sends them in a few threads, records.
 
-The same class runs inside the server (a background thread, `LEADAPP_WEBHOOK_WORKER=on`) and
-in `flask webhooks worker`. It also runs the app's periodic hooks (see PERIODIC_EXTENSION).
+It knows no channel: each batch is one channel's messages to one target, sent in order by
+that channel's sender on one delivery thread. The same class runs inside the server (a
+background thread, `LEADAPP_WEBHOOK_WORKER=on`) and in `flask webhooks worker`. It also
+runs the app's periodic jobs, which the factory registers with `register_periodic`.
 """
 
 from __future__ import annotations
@@ -22,22 +24,26 @@ from typing import Protocol
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadapp.webhooks import delivery, service
+from leadapp.models.outbox import FAILED
+from leadapp.outbox import claims
+from leadapp.outbox.backoff import backoff_seconds
+from leadapp.outbox.channel import Channel, Message, Outcome, Sender, Transport, app_channels
+from leadapp.outbox.claims import BatchKey, batch_key
 
 log = logging.getLogger(__name__)
 
-# Functions `f(app)` other features register here; every worker calls each at start and
-# then at most once an hour (retention plugs in this way).
+# Jobs `f(app)` the factory registers here; every worker calls each at start and then at
+# most once an hour (retention and the idempotency sweep plug in this way).
 PERIODIC_EXTENSION = "leadapp.periodic"
 PERIODIC_SECONDS = 3600.0
-# An idle worker looks for due deliveries this often: a first attempt starts well within
+# An idle worker looks for due messages this often: a first attempt starts well within
 # the contract's 5 seconds of the commit, and a retry within this of its due time.
 POLL_SECONDS = 0.25
 DEFAULT_CONCURRENCY = 4
-# At most this share of a worker's threads deliver to one endpoint at a time: a receiver
-# that hangs holds them until the timeout, and the others must still get theirs.
-PER_ENDPOINT_SHARE = 0.5
-# One claim takes up to this many due deliveries of one endpoint, which one thread sends in
+# At most this share of a worker's threads send to one target at a time: a receiver that
+# hangs holds them until the timeout, and the others must still get theirs.
+PER_TARGET_SHARE = 0.5
+# One claim takes up to this many due messages of one target, which one thread sends in
 # order on one kept-alive connection: one claim and one success transaction per batch.
 BATCH_SIZE = 32
 # A batch starts attempts for at most this long after its claim; the lease covers it on top
@@ -58,27 +64,26 @@ DATABASE_ERROR_PAUSE = 2.0
 
 
 class Stoppable(Protocol):
-    """What start_background_worker returns: something the server stops on shutdown."""
+    """A piece of background work the server runs beside the requests, stopped as it drains."""
 
     def stop(self, timeout: float) -> bool:
-        """Finish the current attempts (waiting at most `timeout` s); True when they did."""
+        """Finish the work under way (waiting at most `timeout` s); True when it did."""
         ...
 
 
-def register_periodic(app: Flask, hook: Callable[[Flask], None]) -> None:
-    """Have every worker of this app call `hook(app)` at start and then at most hourly."""
-    app.extensions.setdefault(PERIODIC_EXTENSION, []).append(hook)
+def register_periodic(app: Flask, job: Callable[[Flask], None]) -> None:
+    """Have every worker of this app call `job(app)` at start and then at most hourly."""
+    app.extensions.setdefault(PERIODIC_EXTENSION, []).append(job)
 
 
 class Worker:
-    """Delivers webhooks for one app until stopped."""
+    """Sends the outbox's messages on the app's channels until stopped."""
 
     def __init__(self, app: Flask, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.app = app
         self.concurrency = concurrency
-        self.timeout = float(app.config["LEADAPP_WEBHOOK_TIMEOUT"])
-        self.max_attempts = int(app.config["LEADAPP_WEBHOOK_MAX_ATTEMPTS"])
-        self.retry_seconds = float(app.config["LEADAPP_WEBHOOK_RETRY_SECONDS"])
+        self.channels: dict[str, Channel] = dict(app_channels(app))
+        self.timeout = max((c.policy.timeout for c in self.channels.values()), default=0.0)
         # The batch window shrinks for long timeouts, so that the lease stays within the
         # contract's 60 s wherever the timeout allows it.
         self.batch_seconds = max(
@@ -97,10 +102,12 @@ class Worker:
         self.id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopping = threading.Event()
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
-        self._watcher = delivery.DeadlineWatcher()
+        self._transports: dict[str, Transport] = {
+            name: channel.transport() for name, channel in self.channels.items()
+        }
         self._busy = 0
-        self._per_endpoint: Counter[uuid.UUID] = Counter()
-        self.per_endpoint_limit = max(1, int(concurrency * PER_ENDPOINT_SHARE))
+        self._per_target: Counter[BatchKey] = Counter()
+        self.per_target_limit = max(1, int(concurrency * PER_TARGET_SHARE))
         self._idle = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._periodic_last: dict[int, float] = {}
@@ -111,15 +118,15 @@ class Worker:
     def start(self) -> Worker:
         """Start the poller and the delivery threads (daemons: they never block an exit)."""
         self._threads = [
-            threading.Thread(target=self._deliver_loop, name=f"webhook-delivery-{n}", daemon=True)
+            threading.Thread(target=self._deliver_loop, name=f"outbox-delivery-{n}", daemon=True)
             for n in range(self.concurrency)
         ]
         self._threads.append(
-            threading.Thread(target=self._poll_loop, name="webhook-poller", daemon=True)
+            threading.Thread(target=self._poll_loop, name="outbox-poller", daemon=True)
         )
         for thread in self._threads:
             thread.start()
-        log.info("webhook worker %s started", self.id)
+        log.info("outbox worker %s started (%s)", self.id, ", ".join(self.channels) or "no channel")
         return self
 
     def stop(self, timeout: float) -> bool:
@@ -139,8 +146,9 @@ class Worker:
         for _ in range(self.concurrency):
             self._queue.put(None)
         if finished:
-            self._watcher.stop()
-        log.info("webhook worker %s stopped", self.id)
+            for transport in self._transports.values():
+                transport.stop()
+        log.info("outbox worker %s stopped", self.id)
         return finished
 
     @property
@@ -151,7 +159,7 @@ class Worker:
     # --- the poller ----------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
-        """Claim a batch per idle delivery thread (one endpoint each), until stopped."""
+        """Claim a batch per idle delivery thread (one target each), until stopped."""
         with self.app.app_context():
             while not self._stopping.is_set():
                 self._run_periodic()
@@ -160,17 +168,17 @@ class Worker:
                     self._idle.wait_for(lambda: self._busy < self.concurrency, timeout=POLL_SECONDS)
                     free = self.concurrency - self._busy
                     saturated = [
-                        endpoint
-                        for endpoint, count in self._per_endpoint.items()
-                        if count >= self.per_endpoint_limit
+                        key
+                        for key, count in self._per_target.items()
+                        if count >= self.per_target_limit
                     ]
                 if free == 0 or self._stopping.is_set():
                     continue
                 claimed_at = time.monotonic()
                 try:
-                    # One batch per endpoint per claim: the next claim then knows which
-                    # endpoints are saturated.
-                    batches = service.claim_batches(
+                    # One batch per target per claim: the next claim then knows which
+                    # targets are saturated.
+                    batches = claims.claim_batches(
                         self.id, free, self.batch_size, self.lease_seconds, saturated
                     )
                 except SQLAlchemyError as error:
@@ -184,17 +192,19 @@ class Worker:
                         stopped = self._stopping.is_set()
                         if not stopped:
                             self._busy += len(batches)
-                            self._per_endpoint.update(batch[0].endpoint_id for batch in batches)
+                            self._per_target.update(batch_key(batch[0]) for batch in batches)
                             for batch in batches:
                                 self._queue.put(_Batch(batch, claimed_at))
                     if stopped:
                         with contextlib.suppress(SQLAlchemyError):
-                            service.release([i.id for batch in batches for i in batch], self.id)
+                            claims.release(
+                                [m.entry.id for batch in batches for m in batch], self.id
+                            )
                         break
                 if not any(len(batch) == self.batch_size for batch in batches):
                     # Nothing more is due now (wait for the next poll: under load a claim then
                     # takes a poll's worth of rows, not the few of the last milliseconds), or
-                    # only for saturated endpoints (wait for a batch to finish, too).
+                    # only for saturated targets (wait for a batch to finish, too).
                     with self._idle:
                         busy = self._busy
                         self._idle.wait_for(
@@ -205,62 +215,66 @@ class Worker:
                         )
 
     def _run_periodic(self) -> None:
-        """Call each registered periodic hook that has not run in the last hour."""
+        """Call each registered periodic job that has not run in the last hour."""
         now = time.monotonic()
-        for hook in list(self.app.extensions.get(PERIODIC_EXTENSION, ())):
-            last = self._periodic_last.get(id(hook))
+        for job in list(self.app.extensions.get(PERIODIC_EXTENSION, ())):
+            last = self._periodic_last.get(id(job))
             if last is not None and now - last < PERIODIC_SECONDS:
                 continue
-            self._periodic_last[id(hook)] = now
+            self._periodic_last[id(job)] = now
             try:
-                hook(self.app)
+                job(self.app)
             except Exception:
-                log.exception("periodic hook %s failed", getattr(hook, "__name__", hook))
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
 
     def _log_database_error(self, error: SQLAlchemyError) -> None:
         """Say the database is unreachable, at most once a minute (not once a poll)."""
         now = time.monotonic()
         if now - self._last_error_log >= ERROR_LOG_SECONDS:
             self._last_error_log = now
-            log.warning("webhook worker: database unavailable (%s)", type(error).__name__)
+            log.warning("outbox worker: database unavailable (%s)", type(error).__name__)
 
     # --- the delivery threads --------------------------------------------------------------
 
     def _deliver_loop(self) -> None:
-        """Send each batch handed over by the poller on this thread's kept-alive connections."""
-        connections = delivery.Connections(self._watcher)
+        """Send each batch handed over by the poller with this thread's senders."""
+        senders: dict[str, Sender] = {}
         try:
             with self.app.app_context():
                 while True:
                     batch = self._queue.get()
                     if batch is None:
                         return
+                    channel = batch.key[0]
                     try:
-                        self.deliver(batch.items, connections, batch.claimed_at)
+                        if channel not in senders:
+                            senders[channel] = self._transports[channel].sender()
+                        self.deliver(batch.items, senders[channel], batch.claimed_at)
                     except Exception:
-                        # The claims run out and the deliveries are tried again.
+                        # The claims run out and the messages are tried again.
                         log.exception(
-                            "webhook deliveries to endpoint %s: could not record the attempts",
-                            batch.endpoint_id,
+                            "%s messages to %s: could not record the attempts", *batch.key
                         )
-                        connections.close()
+                        if channel in senders:
+                            senders.pop(channel).close()
                     finally:
                         with self._idle:
                             self._busy -= 1
-                            self._per_endpoint[batch.endpoint_id] -= 1
-                            if self._per_endpoint[batch.endpoint_id] <= 0:
-                                del self._per_endpoint[batch.endpoint_id]
+                            self._per_target[batch.key] -= 1
+                            if self._per_target[batch.key] <= 0:
+                                del self._per_target[batch.key]
                             self._idle.notify_all()
         finally:
-            connections.close()
+            for sender in senders.values():
+                sender.close()
 
     def deliver(
         self,
-        batch: list[service.Claimed],
-        connections: delivery.Connections | None = None,
+        batch: list[Message],
+        sender: Sender | None = None,
         claimed_at: float | None = None,
-    ) -> list[delivery.Outcome]:
-        """Attempt one endpoint's claimed deliveries in order; record them; the outcomes.
+    ) -> list[Outcome]:
+        """Attempt one target's claimed messages in order; record them; the outcomes.
 
         Successes are recorded together (at the end, or every BATCH_FLUSH_SECONDS); a failure
         at once. The batch stops early, giving back the rest, when the worker stops, when its
@@ -269,13 +283,16 @@ class Worker:
         failure (refused) goes on: each of the rest fails as fast, one transaction each,
         instead of a claim, a failure and a give-back per row.
         """
-        own = connections is None
-        if connections is None:
-            connections = delivery.Connections(self._watcher)
+        if not batch:
+            return []
+        channel = self.channels[batch[0].entry.channel]
+        own = sender is None
+        if sender is None:
+            sender = self._transports[channel.name].sender()
         if claimed_at is None:
             claimed_at = time.monotonic()
-        outcomes: list[delivery.Outcome] = []
-        delivered: list[tuple[service.Claimed, int]] = []
+        outcomes: list[Outcome] = []
+        delivered: list[tuple[Message, int | None]] = []
         pending = list(batch)
         flushed_at = claimed_at
         try:
@@ -284,70 +301,64 @@ class Worker:
                 if self.stopping or (outcomes and now - claimed_at > self.batch_seconds):
                     break
                 if now - flushed_at >= BATCH_FLUSH_SECONDS:
-                    service.record_delivered_batch(delivered)
+                    claims.record_delivered_batch(delivered)
                     delivered = []
-                    held = service.still_held([item.id for item in pending], self.id)
-                    pending = [item for item in pending if item.id in held]
+                    held = claims.still_held([m.entry.id for m in pending], self.id)
+                    pending = [m for m in pending if m.entry.id in held]
                     flushed_at = now
                     continue
-                item = pending.pop(0)
-                outcome = self._attempt(item, connections)
+                message = pending.pop(0)
+                outcome = sender.send(message)
                 outcomes.append(outcome)
                 if outcome.delivered:
-                    delivered.append((item, outcome.status or 200))
+                    delivered.append((message, outcome.status))
                     continue
-                self._record_failure(item, outcome)
+                self._record_failure(channel, message, outcome)
                 if outcome.status is None and time.monotonic() - now >= SLOW_FAILURE_SECONDS:
                     break
         finally:
             if own:
-                connections.close()
-            service.record_delivered_batch(delivered)
-            service.release([item.id for item in pending], self.id)
+                sender.close()
+            claims.record_delivered_batch(delivered)
+            claims.release([m.entry.id for m in pending], self.id)
         return outcomes
 
-    def _attempt(
-        self, claimed: service.Claimed, connections: delivery.Connections
-    ) -> delivery.Outcome:
-        """POST one delivery, signed for this attempt."""
-        body = claimed.payload.encode("utf-8")
-        headers = delivery.signed_headers(claimed.secret, str(claimed.id), body, time.time())
-        return delivery.post(claimed.url, body, headers, self.timeout, connections)
-
-    def _record_failure(self, claimed: service.Claimed, outcome: delivery.Outcome) -> None:
-        """Schedule the next attempt after the backoff, or mark the delivery failed."""
-        wait = delivery.backoff_seconds(
-            claimed.attempts + 1, self.retry_seconds, outcome.retry_after
+    def _record_failure(self, channel: Channel, message: Message, outcome: Outcome) -> None:
+        """Schedule the next attempt after the backoff, or mark the message failed."""
+        entry = message.entry
+        wait = backoff_seconds(
+            entry.attempts + 1, channel.policy.retry_seconds, outcome.retry_after
         )
-        status = service.record_failure(
-            claimed,
+        status = claims.record_failure(
+            entry,
             self.id,
             status=outcome.status,
             error=outcome.error or "failed",
             delay=wait,
-            max_attempts=self.max_attempts,
+            max_attempts=channel.policy.max_attempts,
         )
         log.warning(
-            "webhook delivery %s to endpoint %s: attempt %d failed (%s); %s",
-            claimed.id,
-            claimed.endpoint_id,
-            claimed.attempts + 1,
+            "%s delivery %s to %s: attempt %d failed (%s); %s",
+            entry.channel,
+            entry.id,
+            entry.target_id,
+            entry.attempts + 1,
             outcome.error,
-            "giving up: failed" if status == "failed" else f"next in {wait:.1f} s",
+            "giving up: failed" if status == FAILED else f"next in {wait:.1f} s",
         )
 
 
 @dataclass(frozen=True)
 class _Batch:
-    """One endpoint's claimed deliveries and when the claim was made (monotonic, before it)."""
+    """One target's claimed messages and when the claim was made (monotonic, before it)."""
 
-    items: list[service.Claimed]
+    items: list[Message]
     claimed_at: float
 
     @property
-    def endpoint_id(self) -> uuid.UUID:
-        """The endpoint every item goes to."""
-        return self.items[0].endpoint_id
+    def key(self) -> BatchKey:
+        """The (channel, target) every item goes to."""
+        return batch_key(self.items[0])
 
 
 class _NoWorker:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import RAISE, Schema, fields, validate
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
-
+from leadapp.models.outbox import STATUSES
+from leadapp.schemas.fields import StrictInteger
 from leadapp.schemas.lead import UTCDateTime
-from leadapp.webhooks.models import STATUSES
 
 LIMIT_MAX = 100
-
-
-class DigitsInteger(fields.Integer):
-    """An integer written in ASCII digits only (no sign, underscore, space or other script)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        """Refuse anything but 1-6 ASCII digits."""
-        if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 7):
-            raise ValidationError("Must be an integer written in digits 0-9.")
-        return int(value)
 
 
 class WebhookEndpointSchema(Schema):
@@ -71,7 +60,7 @@ class WebhookDeliveryQueryArgsSchema(Schema):
         validate=validate.OneOf(STATUSES),
         metadata={"description": "Only deliveries in this state."},
     )
-    limit = DigitsInteger(
+    limit = StrictInteger(
         load_default=50,
         validate=validate.Range(min=1, max=LIMIT_MAX),
         metadata={"description": "How many, 1-100 (default 50)."},

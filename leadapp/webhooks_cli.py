@@ -12,9 +12,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from leadapp.webhooks import service
-from leadapp.webhooks.models import DELIVERED, FAILED, PENDING, STATUSES
-from leadapp.webhooks.worker import Worker
+from leadapp.channels.webhook import endpoints as service
+from leadapp.models.outbox import DELIVERED, FAILED, PENDING, STATUSES
+from leadapp.outbox.events import EVENTS
+from leadapp.outbox.worker import Worker
 
 webhooks_cli = AppGroup("webhooks", help="Webhook endpoints, deliveries and the worker.")
 
@@ -30,7 +31,7 @@ def _when(value: object) -> str:
     "--event",
     "events",
     multiple=True,
-    type=click.Choice(service.EVENTS),
+    type=click.Choice(EVENTS),
     help="An event to subscribe to (repeatable); default: all.",
 )
 def webhooks_add(url: str, events: tuple[str, ...]) -> None:

@@ -1,19 +1,18 @@
-"""Delivery attempts: signing, POSTs on kept-alive connections with a hard deadline, backoff."""
+"""The webhook channel's transport: POSTs on kept-alive connections with a hard deadline.
+
+Never follows a redirect; reads at most a little of an answer and never stores it.
+"""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import heapq
-import hmac
 import itertools
-import os
-import random
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
@@ -22,9 +21,8 @@ from urllib.parse import unquote, urlsplit
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
-USER_AGENT = "LeadApp"
-MAX_DELAY_SECONDS = 6 * 3600.0
+from leadapp.outbox.channel import Outcome
+
 # Only the status matters; a receiver's body is read (so the connection ends cleanly) up to
 # this much and never stored.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -33,44 +31,6 @@ QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 # A kept connection idle longer than this is checked before reuse (the receiver may have
 # closed it); one used just before is reused unchecked.
 IDLE_CHECK_SECONDS = 0.5
-
-
-def new_secret() -> str:
-    """A fresh signing secret: `whsec_` + base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode("ascii")
-
-
-def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.digest(key, signed, "sha256")).decode("ascii")
-
-
-def signed_headers(secret: str, message_id: str, body: bytes, now: float) -> dict[str, str]:
-    """Every header of one attempt, signed for this attempt's timestamp."""
-    timestamp = int(now)
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
-    }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt came to: the HTTP status (if any answer came) or an error."""
-
-    status: int | None
-    error: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def delivered(self) -> bool:
-        """A 2xx answer delivers; anything else is retried."""
-        return self.status is not None and 200 <= self.status < 300
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -87,20 +47,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def backoff_seconds(
-    failures: int, base: float, retry_after: float | None = None, rng: random.Random | None = None
-) -> float:
-    """The wait after the n-th failure: base·2^(n-1), jittered to 0.5-1.5 times, at most 6 hours.
-
-    A receiver's Retry-After is honoured (never waiting less than it asked) up to the cap.
-    """
-    exponent = min(max(failures, 1) - 1, 40)
-    delay = base * 2**exponent * (rng or random).uniform(0.5, 1.5)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, MAX_DELAY_SECONDS)
 
 
 def _cut(connection: HTTPConnection) -> None:
@@ -295,9 +241,8 @@ class Connections:
             if 300 <= status < 400:
                 outcome = Outcome(status, "redirect (not followed)")
             else:
-                outcome = Outcome(
-                    status, None if 200 <= status < 300 else f"HTTP {status}", retry_after
-                )
+                ok = 200 <= status < 300
+                outcome = Outcome(status, None if ok else f"HTTP {status}", retry_after, ok)
         except TimeoutError:
             outcome = timed_out
         except ConnectionRefusedError:

@@ -1,0 +1,1 @@
+"""The webhook channel: lead events POSTed to subscribed endpoints, signed (Standard Webhooks)."""

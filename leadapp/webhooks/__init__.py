@@ -1,1 +1,0 @@
-"""Webhooks: a transactional outbox of signed lead events, delivered by workers with retries."""
