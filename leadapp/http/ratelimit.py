@@ -18,8 +18,9 @@ from flask import Flask, Response, current_app
 from limits.storage import Storage
 
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
-from leadapp.extensions import limiter
+from leadapp.extensions import RATE_LIMIT_KEY_EXTENSION, limiter
 from leadapp.http import auth_failures
+from leadapp.http.client import rate_limit_key
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,13 @@ RESET_TIMES_EXTENSION = "leadapp.ratelimit_resets"
 
 
 def bind_limiter(app: Flask) -> None:
-    """Bind Flask-Limiter; its limits are checked by the views that declare them.
+    """Bind Flask-Limiter with the pipeline's key function; the views declare the limits.
 
     Flask-Limiter also installs a before-request check for application-wide and default
     limits. LeadApp has none (every limit is declared on its view with `limiter.limit`),
     so that hook would only evaluate nothing on every request: it is taken out again.
     """
+    app.extensions[RATE_LIMIT_KEY_EXTENSION] = rate_limit_key
     limiter.init_app(app)
     app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
     hooks = app.before_request_funcs.setdefault(None, [])
