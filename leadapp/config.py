@@ -14,8 +14,6 @@ import phonenumbers
 from limits import parse_many
 from sqlalchemy.engine import make_url
 
-from leadapp.http import memory_storage
-
 log = logging.getLogger(__name__)
 
 DEV_KEYS_FILE = "dev-keys.json"
@@ -266,9 +264,6 @@ def complete_config(config: dict[str, object]) -> None:
     config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    if config["RATELIMIT_STORAGE_URI"] == "memory://":
-        # The same counters, without limits' thread per 10 ms: http/memory_storage.py.
-        config["RATELIMIT_STORAGE_URI"] = memory_storage.URI
     if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
         config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS",

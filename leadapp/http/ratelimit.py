@@ -19,7 +19,7 @@ from limits.storage import Storage
 
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
 from leadapp.extensions import RATE_LIMIT_KEY_EXTENSION, limiter
-from leadapp.http import auth_failures
+from leadapp.http import auth_failures, memory_storage
 from leadapp.http.client import rate_limit_key
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ def bind_limiter(app: Flask) -> None:
     limits. LeadApp has none (every limit is declared on its view with `limiter.limit`),
     so that hook would only evaluate nothing on every request: it is taken out again.
     """
+    if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        # The same counters, without limits' thread per 10 ms: http/memory_storage.py.
+        app.config["RATELIMIT_STORAGE_URI"] = memory_storage.URI
     app.extensions[RATE_LIMIT_KEY_EXTENSION] = rate_limit_key
     limiter.init_app(app)
     app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
