@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
@@ -29,20 +28,10 @@ def test_defaults_with_no_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert config["LEADAPP_DEFAULT_REGION"] is None
     assert config["LEADAPP_CORS_ORIGINS"] == []
     assert config["MAX_CONTENT_LENGTH"] == 16 * 1024
-
-
-def test_development_keys_are_generated_once_with_mode_0600(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    first = load_config({}, tmp_path)
-    key_file = tmp_path / "dev-keys.json"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert "Generated development keys" in caplog.text
-    second = load_config({}, tmp_path)
-    assert first["LEADAPP_ENCRYPTION_KEYS"] == second["LEADAPP_ENCRYPTION_KEYS"]
-    assert first["LEADAPP_BLIND_INDEX_KEY"] == second["LEADAPP_BLIND_INDEX_KEY"]
-    # The warning names the file, never the key.
-    assert first["LEADAPP_BLIND_INDEX_KEY"] not in caplog.text
+    # No keys: the keyring takes development keys (test_crypto.py); config writes no file.
+    assert config["LEADAPP_ENCRYPTION_KEYS"] == []
+    assert config["LEADAPP_BLIND_INDEX_KEY"] == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
