@@ -69,16 +69,15 @@ def _register_database(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
-    from leadapp.api import challenge, form_settings, leads, operator, ops
+    from leadapp.api import challenge, form_settings, leads, operator, ops, pages
     from leadapp.api import webhooks as webhooks_api
-    from leadapp.web import bp as web_bp
 
     app.register_blueprint(leads.bp)
     app.register_blueprint(challenge.bp)
     app.register_blueprint(form_settings.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(operator.bp)
-    app.register_blueprint(web_bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_api.bp)
 
 
