@@ -30,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
     except ConfigError as error:
+        if _register_key_generation_only(app):
+            return app
         _exit_if_command_line(error)
         raise
     if config:
@@ -43,6 +45,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _register_key_generation_only(app: Flask) -> bool:
+    """Under `flask --app leadapp keys generate`, give the app that one command and say so.
+
+    A production process refuses to start without keys, and `keys generate` is how an
+    operator gets them (contract v3: it works whatever LEADAPP_ENV says).
+    """
+    if click.get_current_context(silent=True) is None:
+        return False
+    from leadapp.cli import asks_for_key_generation, register_key_generation
+
+    if not asks_for_key_generation():
+        return False
+    register_key_generation(app)
+    return True
 
 
 def _exit_if_command_line(error: ConfigError) -> None:
