@@ -15,9 +15,13 @@ from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine
 from leadapp.errors import register_error_handlers
 from leadapp.extensions import db, migrate
+from leadapp.http.auth_failures import init_auth_failure_limits
 from leadapp.http.pipeline import register_pipeline
+from leadapp.http.ratelimit import init_reset_times
 from leadapp.routing import configure_routing
-from leadapp.services.caches import register_caches
+from leadapp.services.caches import init_caches
+from leadapp.services.consent import init_consent_cache
+from leadapp.services.stats import init_stats_cache
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -37,14 +41,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     complete_config(app.config)
-    init_keyring(app)
-    register_caches(app)
+    _register_state(app)
     _register_database(app)
     register_pipeline(app)
     register_error_handlers(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _register_state(app: Flask) -> None:
+    """Create every piece of per-app state, in this order; the modules only look it up.
+
+    One line per piece, naming the module that reads it: a cache or memo created anywhere
+    else (a `setdefault` on first use) would be state nobody can list.
+    """
+    init_keyring(app)  # crypto.py: the keys (development keys from the instance folder)
+    init_caches(app)  # services/caches.py: API keys and the blocklist, for LEADAPP_CACHE_SECONDS
+    init_consent_cache(app)  # services/consent.py: the id of each consent text
+    init_stats_cache(app)  # services/stats.py: lead counts of the days that are closed
+    init_auth_failure_limits(app)  # http/auth_failures.py: the parsed lockout limits
+    init_reset_times(app)  # http/ratelimit.py: when each rate-limit window ends
 
 
 def _register_key_generation_only(app: Flask) -> bool:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from leadapp import create_app
+from leadapp import create_app, crypto
 from leadapp.config import ConfigError, load_config
+from leadapp.http import auth_failures, ratelimit
+from leadapp.services import caches, consent, stats
 
 
 def test_factory_applies_overrides(database_url: str) -> None:
@@ -85,3 +87,20 @@ def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
     assert config["LEADAPP_DEFAULT_REGION"] == "GB"
     assert config["LEADAPP_CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
     assert config["LEADAPP_ENCRYPTION_KEYS"] == ["new", "old"]
+
+
+def test_the_factory_creates_every_piece_of_per_app_state(database_url: str) -> None:
+    """Built with the app, never on first use, and never shared between two apps."""
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url}
+    one, two = create_app(settings), create_app(settings)
+    for name in (
+        crypto.EXTENSION_NAME,
+        caches.APIKEY_CACHE,
+        caches.BLOCKLIST_CACHE,
+        consent.CACHE_EXTENSION,
+        stats.CACHE_EXTENSION,
+        auth_failures.LIMITS_EXTENSION,
+        ratelimit.RESET_TIMES_EXTENSION,
+    ):
+        assert name in one.extensions, name
+        assert one.extensions[name] is not two.extensions[name], name

@@ -39,7 +39,6 @@ def bind_limiter(app: Flask) -> None:
         app.config["RATELIMIT_STORAGE_URI"] = memory_storage.URI
     app.extensions[RATE_LIMIT_KEY_EXTENSION] = rate_limit_key
     limiter.init_app(app)
-    app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
     hooks = app.before_request_funcs.setdefault(None, [])
     hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
@@ -72,8 +71,13 @@ class ResetTimes:
         return reset
 
 
+def init_reset_times(app: Flask) -> None:
+    """Create this app's memo of window ends (the factory calls this)."""
+    app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
+
+
 def _reset_times() -> ResetTimes:
-    """The app's memo of window ends (made in bind_limiter)."""
+    """The app's memo of window ends."""
     return current_app.extensions[RESET_TIMES_EXTENSION]
 
 

@@ -10,8 +10,8 @@ APIKEY_CACHE = "leadapp.apikey_cache"
 BLOCKLIST_CACHE = "leadapp.blocklist_cache"
 
 
-def register_caches(app: Flask) -> None:
-    """Create this app's caches; entries live LEADAPP_CACHE_SECONDS."""
+def init_caches(app: Flask) -> None:
+    """Create this app's caches (the factory calls this); entries live LEADAPP_CACHE_SECONDS."""
     ttl = app.config["LEADAPP_CACHE_SECONDS"]
     app.extensions[APIKEY_CACHE] = TTLCache(ttl)
     app.extensions[BLOCKLIST_CACHE] = TTLCache(ttl, maxsize=1)
