@@ -15,9 +15,13 @@ from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine
 from leadapp.errors import register_error_handlers
 from leadapp.extensions import db, migrate
+from leadapp.http.auth_failures import init_auth_failure_limits
 from leadapp.http.pipeline import register_pipeline
+from leadapp.http.ratelimit import init_reset_times
 from leadapp.routing import configure_routing
-from leadapp.services.caches import register_caches
+from leadapp.services.caches import init_caches
+from leadapp.services.consent import init_consent_cache
+from leadapp.services.stats import init_stats_cache
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -30,13 +34,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
     except ConfigError as error:
+        if _register_key_generation_only(app):
+            return app
         _exit_if_command_line(error)
         raise
     if config:
         app.config.from_mapping(config)
     complete_config(app.config)
-    init_keyring(app)
-    register_caches(app)
+    _register_state(app)
     _register_database(app)
     register_pipeline(app)
     register_error_handlers(app)
@@ -45,6 +50,36 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _register_state(app: Flask) -> None:
+    """Create every piece of per-app state, in this order; the modules only look it up.
+
+    One line per piece, naming the module that reads it: a cache or memo created anywhere
+    else (a `setdefault` on first use) would be state nobody can list.
+    """
+    init_keyring(app)  # crypto.py: the keys (development keys from the instance folder)
+    init_caches(app)  # services/caches.py: API keys and the blocklist, for LEADAPP_CACHE_SECONDS
+    init_consent_cache(app)  # services/consent.py: the id of each consent text
+    init_stats_cache(app)  # services/stats.py: lead counts of the days that are closed
+    init_auth_failure_limits(app)  # http/auth_failures.py: the parsed lockout limits
+    init_reset_times(app)  # http/ratelimit.py: when each rate-limit window ends
+
+
+def _register_key_generation_only(app: Flask) -> bool:
+    """Under `flask --app leadapp keys generate`, give the app that one command and say so.
+
+    A production process refuses to start without keys, and `keys generate` is how an
+    operator gets them (contract v3: it works whatever LEADAPP_ENV says).
+    """
+    if click.get_current_context(silent=True) is None:
+        return False
+    from leadapp.cli import asks_for_key_generation, register_key_generation
+
+    if not asks_for_key_generation():
+        return False
+    register_key_generation(app)
+    return True
 
 
 def _exit_if_command_line(error: ConfigError) -> None:
@@ -88,16 +123,15 @@ def _register_jobs(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
-    from leadapp.api import challenge, form_settings, leads, operator, ops
+    from leadapp.api import challenge, form_settings, leads, operator, ops, pages
     from leadapp.api import webhooks as webhooks_api
-    from leadapp.web import bp as web_bp
 
     app.register_blueprint(leads.bp)
     app.register_blueprint(challenge.bp)
     app.register_blueprint(form_settings.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(operator.bp)
-    app.register_blueprint(web_bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_api.bp)
 
 

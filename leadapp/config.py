@@ -1,11 +1,12 @@
-"""Configuration: reads the LEADAPP_* environment variables once, into Flask config keys."""
+"""Configuration: reads the LEADAPP_* environment variables once, into Flask config keys.
+
+It imports nothing of leadapp and writes no file: the development keys are the keyring's
+(crypto.py).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,11 +15,6 @@ import phonenumbers
 from limits import parse_many
 from sqlalchemy.engine import make_url
 
-from leadapp.http import memory_storage
-
-log = logging.getLogger(__name__)
-
-DEV_KEYS_FILE = "dev-keys.json"
 DEFAULT_LEADS_LIMIT = "5 per minute;50 per hour"
 DEFAULT_INTEGRATIONS_LIMIT = "6000 per minute"
 MAX_BODY_BYTES = 16 * 1024
@@ -57,34 +53,6 @@ def _int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _load_or_create_dev_keys(instance_path: Path) -> dict[str, str]:
-    """Read the development keys from the instance folder, generating them on first use."""
-    # Imported here: the keyring module imports ConfigError from this one.
-    from leadapp.crypto import generate_blind_index_key, generate_encryption_key
-
-    path = instance_path / DEV_KEYS_FILE
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    keys = {
-        "encryption_key": generate_encryption_key(),
-        "blind_index_key": generate_blind_index_key(),
-    }
-    instance_path.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: two processes starting at once must not both write (and disagree on) the keys.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return json.loads(path.read_text(encoding="utf-8"))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(keys, handle)
-    log.warning(
-        "Generated development keys in %s. Set LEADAPP_ENCRYPTION_KEYS and "
-        "LEADAPP_BLIND_INDEX_KEY for any real deployment.",
-        path,
-    )
-    return keys
-
-
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, object]:
     """Translate the LEADAPP_* environment into Flask configuration keys."""
     env = environ.get("LEADAPP_ENV", "development").strip() or "development"
@@ -108,10 +76,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
                 + " and ".join(missing)
                 + " (generate them with `flask --app leadapp keys generate`)."
             )
-    if not encryption_keys or not blind_index_key:
-        dev_keys = _load_or_create_dev_keys(instance_path)
-        encryption_keys = encryption_keys or [dev_keys["encryption_key"]]
-        blind_index_key = blind_index_key or dev_keys["blind_index_key"]
+    # Left empty in development: the keyring fills them from the instance folder (crypto.py).
 
     database_url = environ.get("LEADAPP_DATABASE_URL", "").strip() or (
         f"sqlite:///{instance_path / 'leadapp.sqlite3'}"
@@ -266,9 +231,6 @@ def complete_config(config: dict[str, object]) -> None:
     config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    if config["RATELIMIT_STORAGE_URI"] == "memory://":
-        # The same counters, without limits' thread per 10 ms: http/memory_storage.py.
-        config["RATELIMIT_STORAGE_URI"] = memory_storage.URI
     if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
         config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS",

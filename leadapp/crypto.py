@@ -1,4 +1,8 @@
-"""The keyring: MultiFernet encryption of personal data and HMAC-SHA256 blind indexes."""
+"""The keyring: MultiFernet encryption of personal data and HMAC-SHA256 blind indexes.
+
+Key generation lives here too: `keys generate` and the development keys that `make run`
+writes once into the instance folder.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,20 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
+import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
 from leadapp.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEV_KEYS_FILE = "dev-keys.json"
 
 
 def generate_encryption_key() -> str:
@@ -22,6 +34,31 @@ def generate_encryption_key() -> str:
 def generate_blind_index_key() -> str:
     """Return a fresh 256-bit blind-index key, URL-safe base64 like the Fernet keys."""
     return Fernet.generate_key().decode("ascii")
+
+
+def development_keys(instance_path: Path) -> dict[str, str]:
+    """Read the development keys from the instance folder, generating them on first use."""
+    path = instance_path / DEV_KEYS_FILE
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    keys = {
+        "encryption_key": generate_encryption_key(),
+        "blind_index_key": generate_blind_index_key(),
+    }
+    instance_path.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once must not both write (and disagree on) the keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text(encoding="utf-8"))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(keys, handle)
+    log.warning(
+        "Generated development keys in %s. Set LEADAPP_ENCRYPTION_KEYS and "
+        "LEADAPP_BLIND_INDEX_KEY for any real deployment.",
+        path,
+    )
+    return keys
 
 
 class InvalidKeyError(ConfigError):
@@ -117,8 +154,20 @@ EXTENSION_NAME = "leadapp.keyring"
 
 
 def init_keyring(app: Flask) -> Keyring:
-    """Build the app's keyring from its configuration and register it on the app."""
-    keyring = Keyring(app.config["LEADAPP_ENCRYPTION_KEYS"], app.config["LEADAPP_BLIND_INDEX_KEY"])
+    """Build the app's keyring from its configuration and register it on the app.
+
+    A key the configuration leaves empty (development only: config.py refuses production
+    without both) comes from the development keys in the instance folder.
+    """
+    encryption_keys = app.config["LEADAPP_ENCRYPTION_KEYS"]
+    blind_index_key = app.config["LEADAPP_BLIND_INDEX_KEY"]
+    if not encryption_keys or not blind_index_key:
+        dev_keys = development_keys(Path(app.instance_path))
+        encryption_keys = encryption_keys or [dev_keys["encryption_key"]]
+        blind_index_key = blind_index_key or dev_keys["blind_index_key"]
+        app.config["LEADAPP_ENCRYPTION_KEYS"] = encryption_keys
+        app.config["LEADAPP_BLIND_INDEX_KEY"] = blind_index_key
+    keyring = Keyring(encryption_keys, blind_index_key)
     app.extensions[EXTENSION_NAME] = keyring
     return keyring
 

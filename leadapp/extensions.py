@@ -1,12 +1,11 @@
 """Flask extensions, created unbound here and bound to an app in the factory."""
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from leadapp.http.client import rate_limit_key
 
 # Every constraint gets a predictable name, so migrations are portable and a
 # constraint violation can be mapped back to the field it protects.
@@ -27,4 +26,9 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-limiter = Limiter(key_func=rate_limit_key)
+# Where the app keeps the limiter's key function. Flask-Limiter 4 takes the function here,
+# before any app exists, and each limit captures it when its view is decorated; the function
+# itself is the request pipeline's (http/client.py), set per app with the limiter in
+# http/ratelimit.py's bind_limiter, so this module imports nothing above it.
+RATE_LIMIT_KEY_EXTENSION = "leadapp.rate_limit_key"
+limiter = Limiter(key_func=lambda: current_app.extensions[RATE_LIMIT_KEY_EXTENSION]())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask
 
-from leadapp.crypto import InvalidKeyError, Keyring
+from leadapp.crypto import InvalidKeyError, Keyring, development_keys, init_keyring
 from leadapp.models.lead import BLIND_INDEX_COLUMNS
 from leadapp.models.types import fernet_token_length
 
@@ -84,3 +88,37 @@ def test_token_length_fits_the_longest_plaintext(keyring: Keyring, plaintext_byt
     token = keyring.encrypt("é" * (plaintext_bytes // 2) + "x" * (plaintext_bytes % 2))
     assert len(token) <= fernet_token_length(plaintext_bytes)
     assert len(token) > fernet_token_length(plaintext_bytes) - 24
+
+
+def test_development_keys_are_generated_once_with_mode_0600(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = development_keys(tmp_path)
+    key_file = tmp_path / "dev-keys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "Generated development keys" in caplog.text
+    second = development_keys(tmp_path)
+    assert first["encryption_key"] == second["encryption_key"]
+    assert first["blind_index_key"] == second["blind_index_key"]
+    # The warning names the file, never the key.
+    assert first["blind_index_key"] not in caplog.text
+    assert first["encryption_key"] not in caplog.text
+
+
+def test_keyring_takes_unset_keys_from_the_instance_folder(tmp_path: Path) -> None:
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(LEADAPP_ENCRYPTION_KEYS=[], LEADAPP_BLIND_INDEX_KEY="")
+    keyring = init_keyring(app)
+    dev_keys = development_keys(tmp_path)
+    assert app.config["LEADAPP_ENCRYPTION_KEYS"] == [dev_keys["encryption_key"]]
+    assert app.config["LEADAPP_BLIND_INDEX_KEY"] == dev_keys["blind_index_key"]
+    same = Keyring([dev_keys["encryption_key"]], dev_keys["blind_index_key"])
+    assert keyring.decrypt(same.encrypt("ada@example.com")) == "ada@example.com"
+    assert keyring.blind_index("email", "ada") == same.blind_index("email", "ada")
+
+
+def test_keyring_keeps_configured_keys_and_writes_no_file(tmp_path: Path) -> None:
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.config.update(LEADAPP_ENCRYPTION_KEYS=[new_key()], LEADAPP_BLIND_INDEX_KEY=new_key())
+    init_keyring(app)
+    assert not (tmp_path / "dev-keys.json").exists()

@@ -1,13 +1,20 @@
-"""Clean failures at the edges: production without keys is one line, never a traceback."""
+"""Clean failures at the edges: production without keys is one line, never a traceback.
+
+The one command that runs without keys is the one that makes them: `keys generate`.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
+from leadapp.cli import asks_for_key_generation
+from leadapp.crypto import Keyring
 from tests.support.processes import REPO_ROOT
 
 
@@ -16,6 +23,19 @@ def without_keys() -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("LEADAPP_")}
     env["LEADAPP_ENV"] = "production"
     return env
+
+
+def run_without_keys(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run `python <command>` as that production process, from the repository root."""
+    return subprocess.run(
+        [sys.executable, *command],
+        env=without_keys(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -28,18 +48,46 @@ def without_keys() -> dict[str, str]:
     ],
 )
 def test_production_without_keys_is_one_line_and_a_failure(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, *command],
-        env=without_keys(),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_without_keys(command)
     output = (result.stdout + result.stderr).strip()
     assert result.returncode != 0
     assert "Traceback" not in output
     assert len(output.splitlines()) == 1, output
     assert "LEADAPP_ENV=production refuses to start without explicit keys" in output
     assert "LEADAPP_ENCRYPTION_KEYS" in output and "LEADAPP_BLIND_INDEX_KEY" in output
+
+
+def test_keys_generate_works_in_production_without_keys() -> None:
+    """Contract v3: `keys generate` prints keys whatever LEADAPP_ENV says."""
+    result = run_without_keys(["-m", "flask", "--app", "leadapp", "keys", "generate"])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == [
+        "LEADAPP_ENCRYPTION_KEYS",
+        "LEADAPP_BLIND_INDEX_KEY",
+    ]
+    encryption_key, blind_index_key = (line.split("=", 1)[1] for line in lines)
+    Fernet(encryption_key)  # raises for anything but a Fernet key
+    assert len(base64.urlsafe_b64decode(blind_index_key)) == 32
+    assert encryption_key != blind_index_key
+    # The keys work together as a deployment's keyring.
+    keyring = Keyring([encryption_key], blind_index_key)
+    assert keyring.decrypt(keyring.encrypt("ada@example.com")) == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--app", "leadapp", "keys", "generate"], True),
+        (["-A", "leadapp", "--debug", "keys", "generate", "--help"], True),
+        (["--app=leadapp", "keys", "generate"], True),
+        (["--app", "leadapp", "keys", "rotate"], False),
+        (["--app", "leadapp", "keys"], False),
+        (["--app", "leadapp", "--help"], False),
+        (["--app", "leadapp", "blocklist", "add", "keys", "--reason", "generate"], False),
+        (["--app", "keys", "generate"], False),
+    ],
+)
+def test_only_keys_generate_runs_without_configuration(argv: list[str], expected: bool) -> None:
+    assert asks_for_key_generation(argv) is expected

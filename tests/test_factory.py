@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
 
-from leadapp import create_app
+from leadapp import create_app, crypto
 from leadapp.config import ConfigError, load_config
+from leadapp.http import auth_failures, ratelimit
+from leadapp.services import caches, consent, stats
 
 
 def test_factory_applies_overrides(database_url: str) -> None:
@@ -29,20 +30,10 @@ def test_defaults_with_no_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert config["LEADAPP_DEFAULT_REGION"] is None
     assert config["LEADAPP_CORS_ORIGINS"] == []
     assert config["MAX_CONTENT_LENGTH"] == 16 * 1024
-
-
-def test_development_keys_are_generated_once_with_mode_0600(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    first = load_config({}, tmp_path)
-    key_file = tmp_path / "dev-keys.json"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert "Generated development keys" in caplog.text
-    second = load_config({}, tmp_path)
-    assert first["LEADAPP_ENCRYPTION_KEYS"] == second["LEADAPP_ENCRYPTION_KEYS"]
-    assert first["LEADAPP_BLIND_INDEX_KEY"] == second["LEADAPP_BLIND_INDEX_KEY"]
-    # The warning names the file, never the key.
-    assert first["LEADAPP_BLIND_INDEX_KEY"] not in caplog.text
+    # No keys: the keyring takes development keys (test_crypto.py); config writes no file.
+    assert config["LEADAPP_ENCRYPTION_KEYS"] == []
+    assert config["LEADAPP_BLIND_INDEX_KEY"] == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -96,3 +87,20 @@ def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
     assert config["LEADAPP_DEFAULT_REGION"] == "GB"
     assert config["LEADAPP_CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
     assert config["LEADAPP_ENCRYPTION_KEYS"] == ["new", "old"]
+
+
+def test_the_factory_creates_every_piece_of_per_app_state(database_url: str) -> None:
+    """Built with the app, never on first use, and never shared between two apps."""
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url}
+    one, two = create_app(settings), create_app(settings)
+    for name in (
+        crypto.EXTENSION_NAME,
+        caches.APIKEY_CACHE,
+        caches.BLOCKLIST_CACHE,
+        consent.CACHE_EXTENSION,
+        stats.CACHE_EXTENSION,
+        auth_failures.LIMITS_EXTENSION,
+        ratelimit.RESET_TIMES_EXTENSION,
+    ):
+        assert name in one.extensions, name
+        assert one.extensions[name] is not two.extensions[name], name

@@ -8,7 +8,6 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from leadapp.api.jsonbody import StrictJSONError, parse_strict_json
 from leadapp.errors import (
     REPEATED_ARGUMENT_MESSAGE,
     BadRequest,
@@ -16,6 +15,7 @@ from leadapp.errors import (
     ValidationFailed,
     describe_fields,
 )
+from leadapp.jsonutil import StrictJSONError, parse_strict_json
 
 
 def _is_json_mimetype(mimetype: str) -> bool:

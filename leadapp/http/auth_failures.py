@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 from limits import RateLimitItem, parse_many
 
 from leadapp.errors import Problem
@@ -20,6 +20,7 @@ from leadapp.http.client import client_ip_key
 log = logging.getLogger(__name__)
 
 NAMESPACE = "auth-failures"
+LIMITS_EXTENSION = "leadapp.auth_failure_limits"
 
 
 class TooManyAuthFailures(Problem):
@@ -30,13 +31,14 @@ class TooManyAuthFailures(Problem):
     slug = "too-many-authentication-failures"
 
 
+def init_auth_failure_limits(app: Flask) -> None:
+    """Parse this app's failure limits once (the factory calls this)."""
+    app.extensions[LIMITS_EXTENSION] = parse_many(app.config["LEADAPP_RATELIMIT_AUTH_FAILURES"])
+
+
 def _limits() -> list[RateLimitItem]:
-    """The configured failure limits (parsed once per app)."""
-    parsed = current_app.extensions.get(NAMESPACE)
-    if parsed is None:
-        parsed = parse_many(current_app.config["LEADAPP_RATELIMIT_AUTH_FAILURES"])
-        current_app.extensions[NAMESPACE] = parsed
-    return parsed
+    """The configured failure limits."""
+    return current_app.extensions[LIMITS_EXTENSION]
 
 
 def refuse_locked_out_clients() -> None:

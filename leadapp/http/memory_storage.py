@@ -6,7 +6,7 @@ request, and with an hour-long window over many client addresses a walk over eve
 them a hundred times a second. Counters are checked for expiry when they are read anyway,
 so the sweep only has to reclaim the memory of keys nobody asks about again: this subclass
 does it at most once per SWEEP_SECONDS, inline in the request that crosses the deadline,
-with no thread at all. `memory://` in LEADAPP_RATELIMIT_STORAGE_URI selects it (config.py).
+with no thread at all. `memory://` in LEADAPP_RATELIMIT_STORAGE_URI selects it (http/ratelimit.py).
 """
 
 from __future__ import annotations

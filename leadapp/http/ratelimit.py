@@ -18,8 +18,9 @@ from flask import Flask, Response, current_app
 from limits.storage import Storage
 
 from leadapp.errors import RETRY_AFTER_UNAVAILABLE
-from leadapp.extensions import limiter
-from leadapp.http import auth_failures
+from leadapp.extensions import RATE_LIMIT_KEY_EXTENSION, limiter
+from leadapp.http import auth_failures, memory_storage
+from leadapp.http.client import rate_limit_key
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,17 @@ RESET_TIMES_EXTENSION = "leadapp.ratelimit_resets"
 
 
 def bind_limiter(app: Flask) -> None:
-    """Bind Flask-Limiter; its limits are checked by the views that declare them.
+    """Bind Flask-Limiter with the pipeline's key function; the views declare the limits.
 
     Flask-Limiter also installs a before-request check for application-wide and default
     limits. LeadApp has none (every limit is declared on its view with `limiter.limit`),
     so that hook would only evaluate nothing on every request: it is taken out again.
     """
+    if app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        # The same counters, without limits' thread per 10 ms: http/memory_storage.py.
+        app.config["RATELIMIT_STORAGE_URI"] = memory_storage.URI
+    app.extensions[RATE_LIMIT_KEY_EXTENSION] = rate_limit_key
     limiter.init_app(app)
-    app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
     hooks = app.before_request_funcs.setdefault(None, [])
     hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
@@ -67,8 +71,13 @@ class ResetTimes:
         return reset
 
 
+def init_reset_times(app: Flask) -> None:
+    """Create this app's memo of window ends (the factory calls this)."""
+    app.extensions[RESET_TIMES_EXTENSION] = ResetTimes()
+
+
 def _reset_times() -> ResetTimes:
-    """The app's memo of window ends (made in bind_limiter)."""
+    """The app's memo of window ends."""
     return current_app.extensions[RESET_TIMES_EXTENSION]
 
 

@@ -6,14 +6,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from leadapp.extensions import db
 from leadapp.models import ApiKey
 from leadapp.models.apikey import API_KEY_NAME_MAX
-from leadapp.services.caches import APIKEY_CACHE
+from leadapp.services.caches import APIKEY_CACHE, get_or_refresh
+from leadapp.services.upsert import add_unique
 from leadapp.timeutil import utcnow
 
 KEY_PREFIX = "lak_"
@@ -43,12 +42,7 @@ def create_api_key(name: str) -> tuple[ApiKey, str]:
         raise ApiKeyError(f"A key name must be 1-{API_KEY_NAME_MAX} printable characters.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(name=name, key_hash=hash_key(key), prefix=key[:12])
-    db.session.add(api_key)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiKeyError(f"An API key named {name!r} already exists.") from None
+    add_unique(api_key, ApiKeyError(f"An API key named {name!r} already exists."))
     return api_key, key
 
 
@@ -89,11 +83,4 @@ def authenticate(key: str) -> ApiKeyIdentity | None:
     not evict the known ones (the auth-failure limit bounds their lookups instead).
     """
     key_hash = hash_key(key)
-    cache = current_app.extensions[APIKEY_CACHE]
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def load() -> ApiKeyIdentity | None:
-        with app.app_context():
-            return _lookup(key_hash)
-
-    return cache.get_or_refresh(key_hash, load)
+    return get_or_refresh(APIKEY_CACHE, key_hash, lambda: _lookup(key_hash))

@@ -7,13 +7,14 @@ import logging
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from leadapp.extensions import db
 from leadapp.models import BlockedNetwork
 from leadapp.models.blocklist import REASON_MAX
 from leadapp.normalize import unwrap_ipv4_mapped
-from leadapp.services.caches import BLOCKLIST_CACHE
+from leadapp.services.caches import BLOCKLIST_CACHE, get_or_refresh
+from leadapp.services.upsert import add_unique
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,7 @@ def add_network(text: str, reason: str = "") -> BlockedNetwork:
     if len(reason) > REASON_MAX:
         raise BlocklistError(f"The reason must be at most {REASON_MAX} characters.")
     entry = BlockedNetwork(network=network.compressed, reason=reason)
-    db.session.add(entry)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise BlocklistError(f"{network.compressed} is already blocked.") from None
+    add_unique(entry, BlocklistError(f"{network.compressed} is already blocked."))
     return entry
 
 
@@ -84,16 +80,9 @@ def is_blocked(address: Address) -> bool:
     the first request of a process waits for the first load; if that fails, the list is
     taken as empty for one period rather than failing every request.
     """
-    cache = current_app.extensions[BLOCKLIST_CACHE]
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def load() -> tuple[Network, ...]:
-        with app.app_context():
-            return _load_networks()
-
     try:
-        networks = cache.get_or_refresh("networks", load)
+        networks = get_or_refresh(BLOCKLIST_CACHE, "networks", _load_networks)
     except SQLAlchemyError as error:
         log.warning("blocklist: reload failed (%s); keeping the last list", type(error).__name__)
-        networks = cache.stale("networks", ())
+        networks = current_app.extensions[BLOCKLIST_CACHE].stale("networks", ())
     return any(address in network for network in networks if network.version == address.version)

@@ -21,10 +21,10 @@ import altcha
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from leadapp.api.jsonbody import StrictJSONError, parse_strict_json
 from leadapp.crypto import current_keyring
 from leadapp.errors import ValidationFailed
 from leadapp.extensions import db
+from leadapp.jsonutil import StrictJSONError, parse_strict_json
 from leadapp.models.challenge import UsedChallenge
 from leadapp.timeutil import utcnow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from leadapp.errors import ValidationFailed
@@ -30,12 +30,17 @@ def check(consent: bool | None) -> list[str]:
     return []
 
 
+def init_consent_cache(app: Flask) -> None:
+    """Create this app's memo of consent text ids (the factory calls this)."""
+    app.extensions[CACHE_EXTENSION] = {}
+
+
 def _text_id(text: str) -> int:
     """The id of this text's row, storing it on first use (once, even from many processes).
 
     Texts are never changed or deleted, so each process remembers the id it found.
     """
-    cache: dict[str, int] = current_app.extensions.setdefault(CACHE_EXTENSION, {})
+    cache: dict[str, int] = current_app.extensions[CACHE_EXTENSION]
     known = cache.get(text)
     if known is not None:
         return known

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import Connection, Date, cast, func, select
 
 from leadapp.extensions import db
@@ -46,9 +46,14 @@ class ClosedDays:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def init_stats_cache(app: Flask) -> None:
+    """Create this app's cache of closed days (the factory calls this)."""
+    app.extensions[CACHE_EXTENSION] = ClosedDays()
+
+
 def _cache() -> ClosedDays:
-    """The app's cache of closed days, created on first use."""
-    return current_app.extensions.setdefault(CACHE_EXTENSION, ClosedDays())
+    """The app's cache of closed days."""
+    return current_app.extensions[CACHE_EXTENSION]
 
 
 def _utc_day(connection: Connection, column: Any) -> Any:

@@ -1,18 +1,13 @@
-"""Command-line interface: `flask --app leadapp keys|apikeys|blocklist|audit ...`."""
+"""Access and its trail: `flask --app leadapp apikeys|blocklist|audit ...`."""
 
 from __future__ import annotations
 
-import sys
-
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
-from leadapp.crypto import generate_blind_index_key, generate_encryption_key
 from leadapp.models.blocklist import NETWORK_MAX
-from leadapp.services import apikeys, audit, blocklist, reindex, rotation
+from leadapp.services import apikeys, audit, blocklist
 
-keys_cli = AppGroup("keys", help="Encryption and blind-index keys.")
 apikeys_cli = AppGroup("apikeys", help="API keys for partners and operators.")
 blocklist_cli = AppGroup("blocklist", help="Blocked IP addresses and networks.")
 audit_cli = AppGroup("audit", help="The trail of admin reads and erasures.")
@@ -21,41 +16,6 @@ audit_cli = AppGroup("audit", help="The trail of admin reads and erasures.")
 def _when(value: object) -> str:
     """A timestamp for tables, or '-'."""
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"  # type: ignore[attr-defined]
-
-
-@keys_cli.command("generate")
-def keys_generate() -> None:
-    """Print a fresh Fernet key and blind-index key, for the environment."""
-    click.echo(f"LEADAPP_ENCRYPTION_KEYS={generate_encryption_key()}")
-    click.echo(f"LEADAPP_BLIND_INDEX_KEY={generate_blind_index_key()}")
-
-
-@keys_cli.command("rotate")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
-def keys_rotate(batch_size: int) -> None:
-    """Re-encrypt every lead under the newest key (safe to interrupt and rerun)."""
-    total = rotation.count_leads()
-    with click.progressbar(length=total, label="Re-encrypting leads", file=sys.stderr) as bar:
-        result = rotation.rotate_all(batch_size=batch_size, progress=bar.update)
-    click.echo(f"Checked {result.checked} leads, re-encrypted {result.rotated}.")
-
-
-@keys_cli.command("reindex")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
-def keys_reindex(batch_size: int) -> None:
-    """Recompute every lead's email blind index (after a change of the match key; rerunnable)."""
-    total = rotation.count_leads()
-    with click.progressbar(length=total, label="Reindexing emails", file=sys.stderr) as bar:
-        result = reindex.reindex_emails(batch_size=batch_size, progress=bar.update)
-    click.echo(f"Checked {result.checked} leads, reindexed {result.reindexed}.")
-    for lead_id, holder in result.collisions:
-        click.echo(
-            f"Collision: lead {lead_id} has the same email as lead {holder}; it keeps its old"
-            " index until one of the two is erased.",
-            err=True,
-        )
-    if result.collisions:
-        raise click.exceptions.Exit(1)
 
 
 @apikeys_cli.command("create")
@@ -143,12 +103,3 @@ def audit_list(limit: int) -> None:
         if event.lead_count is not None:
             ids = f"{event.lead_count} leads"
         click.echo(f"{_when(event.at)}  {event.api_key_name:<24} {event.action:<8} {ids}")
-
-
-def register_commands(app: Flask) -> None:
-    """Attach every command group to the app's CLI."""
-    from leadapp.leads_cli import leads_cli
-    from leadapp.webhooks_cli import webhooks_cli
-
-    for group in (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli):
-        app.cli.add_command(group)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadapp.api.jsonbody import StrictJSONError, parse_strict_json
+from leadapp.jsonutil import StrictJSONError, parse_strict_json
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""The web pages: the lead form at `/` and the admin page at `/admin`, with their assets.
+"""The web pages blueprint ("web"): the lead form at `/`, the admin page at `/admin`, assets.
 
-Both pages are static HTML; all behaviour lives in separate scripts under `static/`, so the
-strict Content-Security-Policy set in hooks.py (no inline script or style) holds for them.
+Both pages are static HTML; all behaviour lives in separate scripts under leadapp/web/static/
+(a folder of files, not a Python package), so the strict Content-Security-Policy of
+http/security_headers.py (no inline script or style) holds for them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 # Not /static: Flask 3 registers the app's own /static route (for leadapp/static, which does
 # not exist) before any blueprint's, and the first rule wins.

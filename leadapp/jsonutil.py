@@ -1,4 +1,4 @@
-"""Strict JSON parsing of request bodies: anything not plain RFC 8259 JSON is refused."""
+"""Strict JSON (request bodies, challenge payloads): anything not plain RFC 8259 JSON is refused."""
 
 from __future__ import annotations
 

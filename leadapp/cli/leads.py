@@ -1,4 +1,4 @@
-"""Command line: `flask --app leadapp leads export|purge`."""
+"""Leads: `flask --app leadapp leads export|purge`."""
 
 from __future__ import annotations
 
