@@ -24,32 +24,12 @@ class TTLCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._refreshing: set[K] = set()
 
-    def get(self, key: K) -> V | None:
-        """The cached value, or None when missing or expired."""
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        return None
-
     def put(self, key: K, value: V) -> None:
         """Hold `value` for `ttl` seconds; a full cache is emptied first."""
         with self._lock:
             if len(self._entries) >= self.maxsize and key not in self._entries:
                 self._entries.clear()
             self._entries[key] = (time.monotonic() + self.ttl, value)
-
-    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
-        """The cached value, or a freshly loaded one when missing or expired.
-
-        `load` runs outside the lock: a slow database never blocks other keys, and a
-        load that raises leaves the previous entry (if any) to expire normally.
-        """
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        value = load()
-        self.put(key, value)
-        return value
 
     def stale(self, key: K, default: V) -> V:
         """The last value held for `key` even if expired, kept for another period.

@@ -30,6 +30,8 @@ from tests.support.browser import (
     PageLog,
     Site,
 )
+from tests.support.observed import SUITE as OBSERVED
+from tests.support.observed import check_suite
 from tests.support.postgres import empty_tables
 from tests.support.redis_server import PrivateRedis, redis_server_problem
 from tests.support.servers import ThreadedServer
@@ -41,6 +43,26 @@ from tests.support.services import (
     require_service,
 )
 from tests.support.webhook_receiver import Receiver
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every response of every app the suite builds (tests/support/observed.py)."""
+    OBSERVED.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when a test observed a (route, method, status) the OpenAPI document lacks."""
+    OBSERVED.stop()
+    missing = check_suite(OBSERVED)
+    if not missing:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.section("OpenAPI drift: seen by the suite, not in the document", red=True)
+        for line in missing:
+            reporter.line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -39,11 +39,17 @@ def test_no_personal_data_or_keys_in_any_log_line(
     client = app.test_client()
     key = create_api_key(app)
     env = {"REMOTE_ADDR": CLIENT_IP}
-    client.post("/leads", json=DISTINCT, environ_base=env)  # 201
-    client.post("/leads", json=DISTINCT, environ_base=env)  # 409
-    client.post("/leads", json={**DISTINCT, "phone": "+1 555 CALL"}, environ_base=env)  # 422
-    client.post("/leads", json=DISTINCT, headers=bearer(key + "x"), environ_base=env)  # 401
-    client.get(f"/leads?email={DISTINCT['email']}", headers=bearer(key), environ_base=env)
+    # Each request must have run as intended, or "no secret in the logs" proves nothing.
+    assert client.post("/leads", json=DISTINCT, environ_base=env).status_code == 201
+    assert client.post("/leads", json=DISTINCT, environ_base=env).status_code == 409
+    invalid = {**DISTINCT, "phone": "+1 555 CALL"}
+    assert client.post("/leads", json=invalid, environ_base=env).status_code == 422
+    wrong_key = bearer(key + "x")
+    assert (
+        client.post("/leads", json=DISTINCT, headers=wrong_key, environ_base=env).status_code == 401
+    )
+    found = client.get(f"/leads?email={DISTINCT['email']}", headers=bearer(key), environ_base=env)
+    assert found.status_code == 200 and len(found.get_json()["items"]) == 1
 
     # An unexpected failure deep in the insert, carrying the SQL, must not leak either.
     from leadapp.services import leads
@@ -52,7 +58,8 @@ def test_no_personal_data_or_keys_in_any_log_line(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(leads, "_refuse_duplicate", fail)
-    client.post("/leads", json=DISTINCT, environ_base=env)  # 500 (after a real IntegrityError)
+    # A 500, after a real IntegrityError.
+    assert client.post("/leads", json=DISTINCT, environ_base=env).status_code == 500
 
     text = caplog.text + "\n".join(str(r.exc_info) for r in caplog.records if r.exc_info)
     assert "leadapp.access" in caplog.text

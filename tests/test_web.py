@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from leadapp.http.security_headers import CONTENT_SECURITY_POLICY
 from tests.support.apps import app_builder
 
 STATIC = Path(__file__).resolve().parent.parent / "leadapp" / "web" / "static"
@@ -69,12 +68,20 @@ def parse(client: FlaskClient, path: str) -> PageParser:
     return parser
 
 
+# Written out, not imported from the code: a weakened policy in security_headers.py must fail.
+EXPECTED_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_page_is_html_with_the_security_headers(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert response.content_type == "text/html; charset=utf-8"
-    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["Content-Security-Policy"] == EXPECTED_CSP
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     # Pages are revalidated on every visit, so a deploy never mixes old HTML with new scripts.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from leadapp.api.responses import responds
 from leadapp.schemas.bot_defence import ChallengeSchema
 from leadapp.services import challenge
 
@@ -12,6 +13,7 @@ challenge_schema = ChallengeSchema()
 
 
 @bp.get("/challenge")
+@responds(200)
 def get_challenge():
     """An ALTCHA-compatible challenge; never cached, since each may be solved once."""
     return challenge_schema.dump(challenge.issue()), 200, {"Cache-Control": "no-store"}

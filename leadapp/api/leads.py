@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, current_app, g, request
 
 from leadapp.api.parsing import json_object_body, query_args
-from leadapp.extensions import limiter
+from leadapp.api.responses import DATABASE, JSON_BODY, QUERY, rate_limited, responds
 from leadapp.http.authentication import accepts_api_key, require_api_key
 from leadapp.http.client import client_ip
 from leadapp.schemas import LeadPageSchema, LeadQueryArgsSchema, LeadSchema
@@ -27,8 +27,9 @@ def _create_limit() -> str:
 
 
 @bp.post("/leads")
+@responds(201, *JSON_BODY, 409, *DATABASE)
 @accepts_api_key
-@limiter.limit(_create_limit, methods=["POST"])
+@rate_limited(_create_limit, methods=["POST"])
 def create_lead():
     """Accept one lead (or answer a replay, or a honeypot hit, exactly like one)."""
     caller = intake.Caller(
@@ -44,6 +45,7 @@ def create_lead():
 
 
 @bp.get("/leads")
+@responds(200, *QUERY, *DATABASE)
 @require_api_key
 def list_leads():
     """A page of leads, newest first, optionally filtered by exact email or phone."""
@@ -53,6 +55,7 @@ def list_leads():
 
 
 @bp.get("/leads/<uuid:lead_id>")
+@responds(200, 404, *DATABASE)
 @require_api_key
 def get_lead(lead_id: uuid.UUID):
     """One lead."""
@@ -60,6 +63,7 @@ def get_lead(lead_id: uuid.UUID):
 
 
 @bp.delete("/leads/<uuid:lead_id>")
+@responds(204, 404, *DATABASE)
 @require_api_key
 def erase_lead(lead_id: uuid.UUID):
     """Erase one lead."""

@@ -1,12 +1,23 @@
-"""The OpenAPI 3 description of LeadApp, generated from the marshmallow schemas by apispec."""
+"""The OpenAPI 3 description of LeadApp, built from the app's URL map and its views' declarations.
+
+Which routes, methods and statuses the document has comes from the app itself: every rule
+of `app.url_map`, and for each the statuses its view declares (api/responses.py) plus those
+the pipeline adds. This module only adds the words and the bodies, from the marshmallow
+schemas by apispec, and refuses to build a document where the two disagree.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from werkzeug.routing import Rule
 
+from leadapp.api.responses import answers
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.bot_defence import ChallengeSchema, FormSettingsSchema
@@ -23,7 +34,7 @@ PROBLEM = "application/problem+json"
 PROBLEM_STATUSES = {
     400: "The body is not strict JSON, or not a JSON object; or the Idempotency-Key is malformed.",
     401: "An API key is required, or the one given is unknown or revoked.",
-    403: "The client's network is blocked, or ip_address was sent without an API key.",
+    403: "The client's network is blocked.",
     404: "No such lead (or a malformed id).",
     409: "Duplicate lead; `errors` names every conflicting field.",
     413: f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
@@ -35,7 +46,10 @@ PROBLEM_STATUSES = {
         "`urn:leadapp:problem:idempotency-key-reused`: the Idempotency-Key already created "
         "a lead from a different body."
     ),
-    429: "Rate limited; see Retry-After.",
+    429: (
+        "Rate limited, or (with an API key) locked out after too many failed "
+        "authentications; see Retry-After."
+    ),
     500: "Unexpected error; the detail quotes the request id.",
     503: "The database (or a backing service) is unavailable; see Retry-After.",
 }
@@ -58,29 +72,53 @@ IDEMPOTENCY_KEY = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
-LEAD_ID = {
-    "in": "path",
-    "name": "lead_id",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
+ADMIN = [{"bearer": []}]
+KEY_OPTIONAL = [{}, {"bearer": []}]
+# Path converters of the URL map, as OpenAPI schemas.
+CONVERTER_SCHEMAS = {
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+    "path": {"type": "string"},
+    "int": {"type": "integer"},
+    "uuid": {"type": "string", "format": "uuid"},
 }
+RULE_ARGUMENT = re.compile(
+    r"<(?:(?P<converter>[A-Za-z_]\w*)(?:\([^)]*\))?:)?(?P<name>[A-Za-z_]\w*)>"
+)
 
 
-def _problems(*statuses: int) -> dict[int, Any]:
-    """Problem responses for the given statuses (and 500, possible everywhere)."""
-    responses: dict[int, Any] = {}
-    for status in (*statuses, 500):
-        headers = dict(HEADERS)
-        if status in (429, 503):
-            headers["Retry-After"] = RETRY_AFTER
-        if status == 401:
-            headers["WWW-Authenticate"] = {"schema": {"type": "string"}}
-        responses[status] = {
-            "description": PROBLEM_STATUSES[status],
-            "headers": headers,
-            "content": {PROBLEM: {"schema": "Problem"}},
-        }
-    return responses
+class DocumentError(RuntimeError):
+    """The views and the words about them disagree: the document would be wrong."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The words and bodies of one view's operation; its statuses come from the view."""
+
+    operation_id: str
+    summary: str
+    # Every status below 400 the view declares, described (problems render themselves).
+    answers: dict[int, dict[str, Any]]
+    description: str | None = None
+    security: list[dict[str, list[str]]] | None = None
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    request_body: dict[str, Any] | None = None
+    # Problem descriptions more specific than PROBLEM_STATUSES, for this operation.
+    problems: dict[int, str] = field(default_factory=dict)
+
+
+def _problem(status: int, description: str) -> dict[str, Any]:
+    """One problem response, with the headers that go with its status."""
+    headers = dict(HEADERS)
+    if status in (429, 503):
+        headers["Retry-After"] = RETRY_AFTER
+    if status == 401:
+        headers["WWW-Authenticate"] = {"schema": {"type": "string"}}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {PROBLEM: {"schema": "Problem"}},
+    }
 
 
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -93,13 +131,271 @@ def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _page(description: str) -> dict[str, Any]:
-    """An HTML page response."""
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+def _page(description: str) -> dict[int, dict[str, Any]]:
+    """An HTML page's answers: the page, or 304 when the browser's copy is current."""
+    return {
+        200: {
+            "description": description,
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        304: {"description": "Not modified: the browser's copy is current."},
+    }
 
 
-def build_openapi(version: str) -> dict[str, Any]:
-    """The whole document, as a dict ready to serve as JSON."""
+def _operations() -> dict[str, Operation]:
+    """The words of every operation, by the endpoint of its view."""
+    from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema
+    from leadapp.services.export import COLUMNS
+
+    return {
+        "leads.create_lead": Operation(
+            "createLead",
+            "Submit a lead",
+            description=(
+                "Public. With an API key the body may carry the visitor's ip_address, "
+                "and `attribution.source` defaults to the key's name. With "
+                "LEADAPP_CONSENT_TEXT set, `consent` must be true. With "
+                "LEADAPP_CHALLENGE=on, anonymous callers send a solved GET /challenge. "
+                "An anonymous body with a non-empty `website` (the honeypot) is answered "
+                "like a success (201, a fresh id) and nothing is stored; so is an "
+                "anonymous duplicate by email or phone under "
+                "LEADAPP_DUPLICATES_ANONYMOUS=conceal. A 409 by email or phone adds one "
+                "to each conflicting lead's `resubmissions`."
+            ),
+            security=KEY_OPTIONAL,
+            parameters=[IDEMPOTENCY_KEY],
+            request_body={
+                "required": True,
+                "content": {"application/json": {"schema": "LeadCreate"}},
+            },
+            answers={
+                201: _json(
+                    "Lead",
+                    "Created.",
+                    headers={
+                        **HEADERS,
+                        "Location": {"schema": {"type": "string"}, "description": "/leads/<id>"},
+                        REPLAYED_HEADER: {
+                            "schema": {"type": "string", "enum": ["true"]},
+                            "description": "Present on an idempotent replay.",
+                        },
+                    },
+                )
+            },
+            problems={
+                403: "The client's network is blocked, or ip_address was sent without an API key.",
+            },
+        ),
+        "leads.list_leads": Operation(
+            "listLeads",
+            "List leads, newest first",
+            security=ADMIN,
+            parameters=[{"in": "query", "schema": LeadQueryArgsSchema}],
+            answers={200: _json("LeadPage", "A page of leads.")},
+        ),
+        "leads.get_lead": Operation(
+            "getLead", "Read one lead", security=ADMIN, answers={200: _json("Lead", "The lead.")}
+        ),
+        "leads.erase_lead": Operation(
+            "eraseLead",
+            "Erase one lead (its email, phone and IP become free again)",
+            security=ADMIN,
+            answers={204: {"description": "Erased.", "headers": dict(HEADERS)}},
+        ),
+        "challenge.get_challenge": Operation(
+            "getChallenge",
+            "A proof-of-work challenge (ALTCHA-compatible)",
+            description=(
+                "Public, answered whatever LEADAPP_CHALLENGE says. Find n <= maxnumber "
+                "with sha256(salt + str(n)) == challenge and send `challenge`: base64 of "
+                'the JSON {"algorithm", "challenge", "number": n, "salt", "signature"} '
+                "with POST /leads within 10 minutes; each solution is accepted once."
+            ),
+            answers={
+                200: _json(
+                    "Challenge",
+                    "A fresh challenge.",
+                    headers={
+                        **HEADERS,
+                        "Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}},
+                    },
+                )
+            },
+        ),
+        "form_settings.get_form_settings": Operation(
+            "getFormSettings",
+            "What the form page shows and does",
+            answers={200: _json("FormSettings", "The settings.")},
+        ),
+        "ops.healthz": Operation(
+            "healthz", "Liveness", answers={200: _json("Status", "The process serves.")}
+        ),
+        "ops.readyz": Operation(
+            "readyz",
+            "Readiness of the database and the rate-limit storage",
+            answers={200: _json("Status", "Ready.")},
+        ),
+        "ops.openapi": Operation(
+            "openapi",
+            "This document",
+            answers={
+                200: {
+                    "description": "OpenAPI 3 document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        ),
+        "web.lead_form": Operation("page", "The lead form", answers=_page("The lead form.")),
+        "web.admin": Operation("pageAdmin", "The admin page", answers=_page("The admin page.")),
+        "webhooks.list_endpoints": Operation(
+            "listWebhookEndpoints",
+            "List subscribed webhook endpoints (never their secrets)",
+            security=ADMIN,
+            answers={200: _json("WebhookEndpointList", "Every active endpoint.")},
+        ),
+        "webhooks.list_deliveries": Operation(
+            "listWebhookDeliveries",
+            "The newest webhook deliveries, optionally of one status",
+            security=ADMIN,
+            parameters=[{"in": "query", "schema": WebhookDeliveryQueryArgsSchema}],
+            answers={200: _json("WebhookDeliveryList", "Deliveries, newest first.")},
+        ),
+        "operator.export_csv": Operation(
+            "exportLeads",
+            "Export leads as CSV, oldest first (streamed)",
+            description=(
+                "Every lead with from <= created_at < to. Header row: "
+                + ",".join(COLUMNS)
+                + ". A cell starting with =, +, -, @, tab or CR is prefixed with ' "
+                "(except the E.164 phone). One audit event `export` with the count."
+            ),
+            security=ADMIN,
+            parameters=[{"in": "query", "schema": ExportArgsSchema}],
+            answers={
+                200: {
+                    "description": "The CSV, UTF-8, as an attachment.",
+                    "headers": {
+                        **HEADERS,
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "description": 'attachment; filename="leads-<time>.csv"',
+                        },
+                    },
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                }
+            },
+        ),
+        "operator.get_stats": Operation(
+            "getStats",
+            "Leads and spam per UTC day, and leads per source",
+            security=ADMIN,
+            parameters=[{"in": "query", "schema": StatsArgsSchema}],
+            answers={200: _json("Stats", "One entry per day, oldest first, today last.")},
+        ),
+    }
+
+
+def is_static_files(rule: Rule) -> bool:
+    """Whether the rule serves a folder of files (an app's or blueprint's `static`)."""
+    return rule.endpoint.rpartition(".")[2] == "static"
+
+
+def documented_methods(rule: Rule) -> list[str]:
+    """The rule's methods but those HTTP answers for any route: HEAD with GET, automatic OPTIONS."""
+    methods = set(rule.methods or ())
+    if "GET" in methods:
+        methods.discard("HEAD")
+    if getattr(rule, "provide_automatic_options", False):
+        methods.discard("OPTIONS")
+    return sorted(methods)
+
+
+def openapi_path(rule: str) -> str:
+    """A URL-map rule as an OpenAPI path: `/leads/<uuid:lead_id>` is `/leads/{lead_id}`."""
+    return RULE_ARGUMENT.sub(lambda match: "{" + match["name"] + "}", rule)
+
+
+def _path_parameters(rule: str) -> list[dict[str, Any]]:
+    """The path parameters of a rule, typed by their converters."""
+    parameters = []
+    for match in RULE_ARGUMENT.finditer(rule):
+        converter = match["converter"] or "default"
+        if converter not in CONVERTER_SCHEMAS:
+            raise DocumentError(f"{rule}: no OpenAPI schema for the converter {converter!r}.")
+        parameters.append(
+            {
+                "in": "path",
+                "name": match["name"],
+                "required": True,
+                "schema": dict(CONVERTER_SCHEMAS[converter]),
+            }
+        )
+    return parameters
+
+
+def _responses(rule: Rule, statuses: frozenset[int], operation: Operation) -> dict[int, Any]:
+    """Every declared status, described: the operation's answers, then problem documents."""
+    answered = {status for status in statuses if status < 400}
+    if answered != set(operation.answers):
+        raise DocumentError(
+            f"{rule.endpoint} declares {sorted(answered)} below 400 but the document "
+            f"describes {sorted(operation.answers)}."
+        )
+    unknown = set(operation.problems) - statuses
+    if unknown:
+        raise DocumentError(f"{rule.endpoint} describes problems it does not declare: {unknown}.")
+    responses: dict[int, Any] = dict(operation.answers)
+    for status in sorted(statuses - answered):
+        description = operation.problems.get(status) or PROBLEM_STATUSES.get(status)
+        if description is None:
+            raise DocumentError(f"{rule.endpoint} declares {status}, which nothing describes.")
+        responses[status] = _problem(status, description)
+    return dict(sorted(responses.items()))
+
+
+def _operation(app: Flask, rule: Rule, operation: Operation) -> dict[str, Any]:
+    """One operation object: the view's statuses, with the operation's words and bodies."""
+    statuses = answers(app.view_functions[rule.endpoint])
+    if (401 in statuses) != (operation.security is not None):
+        raise DocumentError(f"{rule.endpoint}: security must be stated exactly when a key is read.")
+    document: dict[str, Any] = {
+        "summary": operation.summary,
+        "operationId": operation.operation_id,
+        "responses": _responses(rule, statuses, operation),
+    }
+    if operation.description:
+        document["description"] = operation.description
+    if operation.security is not None:
+        document["security"] = operation.security
+    if operation.parameters:
+        document["parameters"] = list(operation.parameters)
+    if operation.request_body is not None:
+        document["requestBody"] = operation.request_body
+    return document
+
+
+def _register_components(spec: APISpec) -> None:
+    """The named schemas the operations refer to, and the bearer scheme."""
+    from leadapp.schemas.operator import StatsSchema
+
+    for name, schema in (
+        ("Lead", LeadSchema),
+        ("LeadCreate", LeadCreateSchema),
+        ("LeadPage", LeadPageSchema),
+        ("Problem", ProblemSchema),
+        ("Challenge", ChallengeSchema),
+        ("FormSettings", FormSettingsSchema),
+        ("Status", StatusSchema),
+        ("WebhookEndpointList", WebhookEndpointListSchema),
+        ("WebhookDeliveryList", WebhookDeliveryListSchema),
+        ("Stats", StatsSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+
+
+def build_openapi(app: Flask, version: str) -> dict[str, Any]:
+    """The document of every route of `app`, as a dict ready to serve as JSON."""
     spec = APISpec(
         title="LeadApp",
         version=version,
@@ -107,265 +403,24 @@ def build_openapi(version: str) -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={"description": "Lead intake: validate, deduplicate and encrypt contact details."},
     )
-    spec.components.schema("Lead", schema=LeadSchema)
-    spec.components.schema("LeadCreate", schema=LeadCreateSchema)
-    spec.components.schema("LeadPage", schema=LeadPageSchema)
-    spec.components.schema("Problem", schema=ProblemSchema)
-    spec.components.schema("Challenge", schema=ChallengeSchema)
-    spec.components.schema("FormSettings", schema=FormSettingsSchema)
-    spec.components.schema("Status", schema=StatusSchema)
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    admin = [{"bearer": []}]
-
-    spec.path(
-        path="/leads",
-        operations={
-            "post": {
-                "summary": "Submit a lead",
-                "operationId": "createLead",
-                "description": (
-                    "Public. With an API key the body may carry the visitor's ip_address, "
-                    "and `attribution.source` defaults to the key's name. With "
-                    "LEADAPP_CONSENT_TEXT set, `consent` must be true. With "
-                    "LEADAPP_CHALLENGE=on, anonymous callers send a solved GET /challenge. "
-                    "An anonymous body with a non-empty `website` (the honeypot) is answered "
-                    "like a success (201, a fresh id) and nothing is stored; so is an "
-                    "anonymous duplicate by email or phone under "
-                    "LEADAPP_DUPLICATES_ANONYMOUS=conceal. A 409 by email or phone adds one "
-                    "to each conflicting lead's `resubmissions`."
-                ),
-                "security": [{}, {"bearer": []}],
-                "parameters": [IDEMPOTENCY_KEY],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "LeadCreate"}},
-                },
-                "responses": {
-                    201: _json(
-                        "Lead",
-                        "Created.",
-                        headers={
-                            **HEADERS,
-                            "Location": {
-                                "schema": {"type": "string"},
-                                "description": "/leads/<id>",
-                            },
-                            REPLAYED_HEADER: {
-                                "schema": {"type": "string", "enum": ["true"]},
-                                "description": "Present on an idempotent replay.",
-                            },
-                        },
-                    ),
-                    **_problems(400, 401, 403, 409, 413, 415, 422, 429, 503),
-                },
-            },
-            "get": {
-                "summary": "List leads, newest first",
-                "operationId": "listLeads",
-                "security": admin,
-                "parameters": [{"in": "query", "schema": LeadQueryArgsSchema}],
-                "responses": {
-                    200: _json("LeadPage", "A page of leads."),
-                    **_problems(401, 403, 422, 503),
-                },
-            },
-        },
-    )
-    spec.path(
-        path="/leads/{lead_id}",
-        parameters=[LEAD_ID],
-        operations={
-            "get": {
-                "summary": "Read one lead",
-                "operationId": "getLead",
-                "security": admin,
-                "responses": {200: _json("Lead", "The lead."), **_problems(401, 403, 404, 503)},
-            },
-            "delete": {
-                "summary": "Erase one lead (its email, phone and IP become free again)",
-                "operationId": "eraseLead",
-                "security": admin,
-                "responses": {
-                    204: {"description": "Erased.", "headers": dict(HEADERS)},
-                    **_problems(401, 403, 404, 503),
-                },
-            },
-        },
-    )
-    spec.path(
-        path="/challenge",
-        operations={
-            "get": {
-                "summary": "A proof-of-work challenge (ALTCHA-compatible)",
-                "operationId": "getChallenge",
-                "description": (
-                    "Public, answered whatever LEADAPP_CHALLENGE says. Find n <= maxnumber "
-                    "with sha256(salt + str(n)) == challenge and send `challenge`: base64 of "
-                    'the JSON {"algorithm", "challenge", "number": n, "salt", "signature"} '
-                    "with POST /leads within 10 minutes; each solution is accepted once."
-                ),
-                "responses": {
-                    200: _json(
-                        "Challenge",
-                        "A fresh challenge.",
-                        headers={
-                            **HEADERS,
-                            "Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}},
-                        },
-                    ),
-                    **_problems(403),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/form-settings",
-        operations={
-            "get": {
-                "summary": "What the form page shows and does",
-                "operationId": "getFormSettings",
-                "responses": {200: _json("FormSettings", "The settings."), **_problems(403)},
-            }
-        },
-    )
-    spec.path(
-        path="/healthz",
-        operations={
-            "get": {
-                "summary": "Liveness",
-                "operationId": "healthz",
-                "responses": {200: _json("Status", "The process serves."), **_problems(403)},
-            }
-        },
-    )
-    spec.path(
-        path="/readyz",
-        operations={
-            "get": {
-                "summary": "Readiness of the database and the rate-limit storage",
-                "operationId": "readyz",
-                "responses": {200: _json("Status", "Ready."), **_problems(403, 503)},
-            }
-        },
-    )
-    spec.path(
-        path="/openapi.json",
-        operations={
-            "get": {
-                "summary": "This document",
-                "operationId": "openapi",
-                "responses": {
-                    200: {
-                        "description": "OpenAPI 3 document.",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    **_problems(403),
-                },
-            }
-        },
-    )
-    for path, summary in (("/", "The lead form"), ("/admin", "The admin page")):
-        spec.path(
-            path=path,
-            operations={
-                "get": {
-                    "summary": summary,
-                    "operationId": "page" + path.strip("/").title(),
-                    "responses": {200: _page(summary + "."), **_problems(403)},
-                }
-            },
-        )
-    _add_webhook_paths(spec)
-    _add_operator_paths(spec)
+    _register_components(spec)
+    operations = _operations()
+    paths: dict[str, dict[str, Any]] = {}
+    rules: dict[str, str] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if is_static_files(rule):
+            continue  # files (scripts, styles, images), not operations
+        operation = operations.pop(rule.endpoint, None)
+        if operation is None:
+            raise DocumentError(f"{rule.endpoint} ({rule.rule}) has no words in api/openapi.py.")
+        methods = documented_methods(rule)
+        if len(methods) != 1:
+            raise DocumentError(f"{rule.rule}: one operation per rule, not {methods}.")
+        path = openapi_path(rule.rule)
+        rules.setdefault(path, rule.rule)
+        paths.setdefault(path, {})[methods[0].lower()] = _operation(app, rule, operation)
+    if operations:
+        raise DocumentError(f"Words for endpoints the app does not route: {sorted(operations)}.")
+    for path, path_operations in paths.items():
+        spec.path(path=path, parameters=_path_parameters(rules[path]), operations=path_operations)
     return spec.to_dict()
-
-
-def _add_webhook_paths(spec: APISpec) -> None:
-    """The read-only webhook endpoints of the admin page."""
-    spec.components.schema("WebhookEndpointList", schema=WebhookEndpointListSchema)
-    spec.components.schema("WebhookDeliveryList", schema=WebhookDeliveryListSchema)
-    admin = [{"bearer": []}]
-    spec.path(
-        path="/webhooks",
-        operations={
-            "get": {
-                "summary": "List subscribed webhook endpoints (never their secrets)",
-                "operationId": "listWebhookEndpoints",
-                "security": admin,
-                "responses": {
-                    200: _json("WebhookEndpointList", "Every active endpoint."),
-                    **_problems(401, 403, 503),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/webhooks/deliveries",
-        operations={
-            "get": {
-                "summary": "The newest webhook deliveries, optionally of one status",
-                "operationId": "listWebhookDeliveries",
-                "security": admin,
-                "parameters": [{"in": "query", "schema": WebhookDeliveryQueryArgsSchema}],
-                "responses": {
-                    200: _json("WebhookDeliveryList", "Deliveries, newest first."),
-                    **_problems(401, 403, 422, 503),
-                },
-            }
-        },
-    )
-
-
-def _add_operator_paths(spec: APISpec) -> None:
-    """The CSV export and the statistics (contract v2)."""
-    from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
-    from leadapp.services.export import COLUMNS
-
-    spec.components.schema("Stats", schema=StatsSchema)
-    admin = [{"bearer": []}]
-    spec.path(
-        path="/leads/export.csv",
-        operations={
-            "get": {
-                "summary": "Export leads as CSV, oldest first (streamed)",
-                "operationId": "exportLeads",
-                "description": (
-                    "Every lead with from <= created_at < to. Header row: "
-                    + ",".join(COLUMNS)
-                    + ". A cell starting with =, +, -, @, tab or CR is prefixed with ' "
-                    "(except the E.164 phone). One audit event `export` with the count."
-                ),
-                "security": admin,
-                "parameters": [{"in": "query", "schema": ExportArgsSchema}],
-                "responses": {
-                    200: {
-                        "description": "The CSV, UTF-8, as an attachment.",
-                        "headers": {
-                            **HEADERS,
-                            "Content-Disposition": {
-                                "schema": {"type": "string"},
-                                "description": 'attachment; filename="leads-<time>.csv"',
-                            },
-                        },
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
-                    },
-                    **_problems(401, 403, 422, 503),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/stats",
-        operations={
-            "get": {
-                "summary": "Leads and spam per UTC day, and leads per source",
-                "operationId": "getStats",
-                "security": admin,
-                "parameters": [{"in": "query", "schema": StatsArgsSchema}],
-                "responses": {
-                    200: _json("Stats", "One entry per day, oldest first, today last."),
-                    **_problems(401, 403, 422, 503),
-                },
-            }
-        },
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, stream_with_context
 
 from leadapp.api.parsing import query_args
+from leadapp.api.responses import DATABASE, QUERY, responds
 from leadapp.http.authentication import require_api_key
 from leadapp.schemas.operator import ExportArgsSchema, StatsArgsSchema, StatsSchema
 from leadapp.services import export, stats
@@ -18,6 +19,7 @@ stats_schema = StatsSchema()
 
 
 @bp.get("/leads/export.csv")
+@responds(200, *QUERY, *DATABASE)
 @require_api_key
 def export_csv():
     """Every lead (or those of a range), oldest first, as a streamed CSV download."""
@@ -32,6 +34,7 @@ def export_csv():
 
 
 @bp.get("/stats")
+@responds(200, *QUERY, *DATABASE)
 @require_api_key
 def get_stats():
     """Leads and spam per UTC day, and leads per source, over the last `days` days."""

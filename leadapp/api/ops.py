@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from leadapp.api.openapi import build_openapi
+from leadapp.api.responses import responds
 from leadapp.errors import ServiceUnavailable
 from leadapp.services import health
 
@@ -13,12 +14,14 @@ API_VERSION = "1.0.0"
 
 
 @bp.get("/healthz")
+@responds(200)
 def healthz():
     """Liveness: 200 while the process serves."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@responds(200, 503)
 def readyz():
     """Readiness: 200 when the database (and Redis, when configured) answers."""
     failures = health.failed_checks()
@@ -28,9 +31,13 @@ def readyz():
 
 
 @bp.get("/openapi.json")
+@responds(200)
 def openapi():
     """The OpenAPI 3 document of every endpoint (built once per app)."""
     document = current_app.extensions.get("leadapp.api.openapi")
     if document is None:
-        document = current_app.extensions["leadapp.api.openapi"] = build_openapi(API_VERSION)
+        document = current_app.extensions["leadapp.api.openapi"] = build_openapi(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            API_VERSION,
+        )
     return document

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 
+from leadapp.api.responses import responds
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 # Not /static: Flask 3 registers the app's own /static route (for leadapp/static, which does
@@ -24,12 +26,14 @@ def _page(filename: str) -> Response:
 
 
 @bp.get("/")
+@responds(200, 304)  # 304: the browser revalidates the page
 def lead_form() -> Response:
     """The public lead form."""
     return _page("form.html")
 
 
 @bp.get("/admin")
+@responds(200, 304)
 def admin() -> Response:
     """The admin page: list, find and erase leads with an API key."""
     return _page("admin.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from leadapp.api.parsing import query_args
+from leadapp.api.responses import DATABASE, QUERY, responds
 from leadapp.channels.webhook import endpoints
 from leadapp.http.authentication import require_api_key
 from leadapp.schemas.webhooks import (
@@ -21,6 +22,7 @@ delivery_query_schema = WebhookDeliveryQueryArgsSchema()
 
 
 @bp.get("/webhooks")
+@responds(200, *DATABASE)
 @require_api_key
 def list_endpoints():
     """Every subscribed endpoint (never a secret)."""
@@ -28,6 +30,7 @@ def list_endpoints():
 
 
 @bp.get("/webhooks/deliveries")
+@responds(200, *QUERY, *DATABASE)
 @require_api_key
 def list_deliveries():
     """The newest deliveries, optionally of one status."""

@@ -17,6 +17,14 @@ class ProblemSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "For 409 and 422: each offending field and its messages."},
     )
+    errors_omitted = fields.Integer(
+        metadata={
+            "description": (
+                "How many entries `errors` leaves out: unknown or repeated names past the "
+                "first 20, and entries dropped to keep the document within 16 KiB."
+            )
+        },
+    )
 
 
 class StatusSchema(Schema):

@@ -26,6 +26,7 @@ from waitress.server import create_server
 
 from leadapp.server import waitress_settings
 from tests.support.client import Answer, http_request
+from tests.support.observed import SUITE as OBSERVED
 from tests.support.processes import REPO_ROOT, signal_group, stop_process
 from tests.support.waiting import free_port, wait_until
 
@@ -160,10 +161,12 @@ class LeadAppServer:
         assert self.process is not None
         signal_group(self.process, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT)
+        OBSERVED.read_access_log(self.log())
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM to its session), killing it if it lingers."""
         stop_process(self.process, STOP_TIMEOUT)
+        OBSERVED.read_access_log(self.log())  # what the suite saw, for conftest's OpenAPI check
 
     def __enter__(self) -> LeadAppServer:
         return self.start()
