@@ -11,25 +11,19 @@ These are measurements only: LeadApp must not run like this (the contract requir
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 
-from waitress import serve
-
+from bench.serve import serve_app, server_parser
 from leadapp import create_app
-from leadapp.server import DEFAULT_THREADS, waitress_settings
 
 ABLATIONS = ("no-rate-limit", "no-access-log")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Serve LeadApp with the parts named in BENCH_ABLATION switched off."""
-    parser = argparse.ArgumentParser(description="Serve LeadApp with parts switched off.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    parser = server_parser("Serve LeadApp with parts switched off.")
     args = parser.parse_args(argv)
     off = {name for name in os.environ.get("BENCH_ABLATION", "").split(",") if name}
     unknown = off - set(ABLATIONS)
@@ -42,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if "no-access-log" in off:
         logging.getLogger("leadapp.access").setLevel(logging.WARNING)
     app = create_app({"RATELIMIT_ENABLED": False} if "no-rate-limit" in off else None)
-    serve(app, host=args.host, port=args.port, **waitress_settings(args.threads))
+    serve_app(app, args)
     return 0
 
 

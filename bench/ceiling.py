@@ -7,15 +7,13 @@ Run as `python -m bench.ceiling --host H --port P --threads N`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 from flask import Flask, request
-from waitress import serve
 
-from leadapp.server import DEFAULT_THREADS, waitress_settings
+from bench.serve import serve_app, server_parser
 
 # bench/gil.py only: CPU to hold the GIL for (BENCH_HOLD_GIL_MS) or time to wait with it
 # released (BENCH_RELEASE_GIL_MS) in every request, to see what that does to the main loop.
@@ -53,12 +51,8 @@ def create_ceiling_app() -> Flask:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the ceiling app with the waitress settings LeadApp is served with."""
-    parser = argparse.ArgumentParser(description="Serve the benchmark's ceiling app.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    args = parser.parse_args(argv)
-    serve(create_ceiling_app(), host=args.host, port=args.port, **waitress_settings(args.threads))
+    args = server_parser("Serve the benchmark's ceiling app.").parse_args(argv)
+    serve_app(create_ceiling_app(), args)
     return 0
 
 

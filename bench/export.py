@@ -28,16 +28,7 @@ from sqlalchemy import create_engine, text
 
 from bench.fill import fill_in_process
 from bench.reads import summarize
-from bench.servers import (
-    PostgresDatabases,
-    Server,
-    SqliteDatabases,
-    bench_keys,
-    leadapp_environment,
-    postgres_url_from_environment,
-    prepare_leadapp,
-    workdir,
-)
+from bench.servers import Server, bench_keys, databases_for, fresh_leadapp, workdir
 
 RSS_SAMPLE_SECONDS = 0.05
 READ_BYTES = 256 * 1024
@@ -219,21 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-threads", type=int, default=4)
     args = parser.parse_args(argv)
     scratch = workdir()
-    if args.backend == "postgres":
-        databases: SqliteDatabases | PostgresDatabases = PostgresDatabases(
-            postgres_url_from_environment()
-        )
-        problem = databases.problem()
-        if problem:
-            print(f"PostgreSQL unavailable: {problem}", file=sys.stderr)
-            return 2
-    else:
-        databases = SqliteDatabases(scratch)
-    url = databases.fresh("export")
+    databases = databases_for(args.backend, scratch)
+    problem = databases.problem()
+    if problem:
+        print(f"PostgreSQL unavailable: {problem}", file=sys.stderr)
+        return 2
+    url, env, api_key = fresh_leadapp(
+        databases, bench_keys(), "export", LEADAPP_WEBHOOK_WORKER="off"
+    )
     try:
-        env = leadapp_environment(bench_keys(), url)
-        env["LEADAPP_WEBHOOK_WORKER"] = "off"
-        api_key = prepare_leadapp(env)
         filled = fill_in_process(env, args.count)
         print(f"filled {filled['count']:,} leads in {filled['seconds']:.0f} s", flush=True)
         analyze(url)

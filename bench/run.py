@@ -21,6 +21,7 @@ from typing import Any
 from bench import profile, report, v2
 from bench.export import analyze, format_result, measure_operator_reads
 from bench.fill import fill_in_process
+from bench.measure import CEILING, SERVER_MODULES, LeadNumbers, log, measure_post, run_line
 from bench.reads import measure_reads
 from bench.servers import (
     CLIENT_CORE,
@@ -28,21 +29,14 @@ from bench.servers import (
     Server,
     SqliteDatabases,
     bench_keys,
-    leadapp_environment,
-    postgres_url_from_environment,
-    prepare_leadapp,
+    databases_for,
+    fresh_leadapp,
     redact,
     workdir,
 )
-from bench.wrk import MAX_LEAD_NUMBER, STRIDE, ensure_wrk, run_wrk
+from bench.wrk import ensure_wrk
 from tests.support.processes import REPO_ROOT
 
-CEILING = "ceiling"
-SERVER_MODULES = {
-    CEILING: "bench.ceiling",
-    "leadapp": "leadapp.server",
-    "ablation": "bench.ablation",
-}
 # What LeadApp on SQLite does without its rate limiter and/or access log: upper bounds
 # of what making those parts cheaper could gain (see bench/ablation.py).
 ABLATIONS = {
@@ -55,22 +49,6 @@ TARGETS_TEXT = (
     "PostgreSQL >= 25% of ceiling, 0 non-2xx; reads at scale < 50 ms (p99); RSS < 150 MB; "
     "export at scale: RSS growth < 50 MB, 1M rows < 2 min; GET /stats?days=366 p99 < 200 ms"
 )
-
-
-class LeadNumbers:
-    """Hands out disjoint ranges of lead numbers for the wrk runs against one database."""
-
-    def __init__(self, threads: int) -> None:
-        self.span = threads * STRIDE
-        self.next = 0
-
-    def take(self) -> int:
-        """The offset of a fresh range for one wrk run."""
-        offset = self.next
-        if offset + self.span > MAX_LEAD_NUMBER:
-            raise RuntimeError("out of lead numbers for this database: fewer runs per database")
-        self.next += self.span
-        return offset
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,69 +90,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def log(message: str) -> None:
-    """Print a progress line with the time of day."""
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def measure_post(
-    server: Server,
-    api_key: str,
-    numbers: LeadNumbers,
-    args: argparse.Namespace,
-    profile_output: Path | None = None,
-    variant: str = "plain",
-) -> dict[str, Any]:
-    """Warm the server up, then measure POST /leads with wrk; add server CPU and peak RSS.
-
-    With `profile_output`, py-spy samples the server during the measurement; `variant`
-    picks post_leads.lua's request body.
-    """
-    load = {"threads": args.wrk_threads, "connections": args.connections, "variant": variant}
-    run_wrk(server.url, api_key=api_key, offset=numbers.take(), duration=args.warmup, **load)
-    recorder = perf_recorder = None
-    perf_data = profile_output.with_suffix(".perf.data") if profile_output else None
-    if profile_output is not None and perf_data is not None:
-        recorder = profile.record(server.pid, profile_output, duration=args.duration)
-        if profile.perf():
-            perf_recorder = profile.perf_record(server.pid, perf_data, duration=args.duration)
-    (user_before, system_before), started = server.cpu_times(), time.monotonic()
-    result = run_wrk(
-        server.url, api_key=api_key, offset=numbers.take(), duration=args.duration, **load
-    )
-    wall = time.monotonic() - started
-    measured = result.as_dict()
-    user, system = server.cpu_times()
-    measured["server_user_share"] = (user - user_before) / wall
-    measured["server_system_share"] = (system - system_before) / wall
-    measured["server_cpu_share"] = measured["server_user_share"] + measured["server_system_share"]
-    measured["server_cpu_ms_per_request"] = (
-        measured["server_cpu_share"] * wall * 1000 / max(result.requests, 1)
-    )
-    measured["peak_rss_mb"] = server.peak_rss_mb()
-    if recorder is not None and profile_output is not None:
-        text, _ = recorder.communicate(timeout=args.duration + 60)
-        if recorder.returncode != 0 or not profile_output.exists():
-            raise RuntimeError(f"py-spy failed: {text.decode(errors='replace')}")
-        measured["profile"] = profile.summarize(profile_output.read_text())
-        measured["profile"]["collapsed_stacks"] = str(profile_output.relative_to(REPO_ROOT))
-    if perf_recorder is not None and perf_data is not None:
-        perf_recorder.communicate(timeout=args.duration + 60)
-        measured["profile"]["libraries"] = profile.perf_libraries(perf_data)
-        perf_data.unlink(missing_ok=True)
-    return measured
-
-
-def run_line(name: str, run: dict[str, Any]) -> str:
-    """One progress line for a finished run."""
-    return (
-        f"{name:<22} {run['requests_per_s']:7.0f} req/s  p50 {run['p50_ms']:6.1f} ms  "
-        f"p99 {run['p99_ms']:6.1f} ms  non-2xx {run['non_2xx']:>5}  "
-        f"RSS {run['peak_rss_mb']:4.0f} MB  server CPU {run['server_cpu_share']:4.0%}  "
-        f"wrk CPU {run['generator_cpu_share']:4.0%}"
-    )
-
-
 class Bench:
     """One invocation of the bench: its keys, databases, scratch directory and results."""
 
@@ -184,7 +99,7 @@ class Bench:
         self.dir = workdir()
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.backends: dict[str, SqliteDatabases | PostgresDatabases] = {
-            "sqlite": SqliteDatabases(self.dir)
+            "sqlite": databases_for("sqlite", self.dir)
         }
         self.skipped: dict[str, str] = {}
         self.server_count = 0
@@ -194,7 +109,7 @@ class Bench:
         if self.args.no_postgres:
             self.skipped["postgres"] = "--no-postgres"
             return
-        databases = PostgresDatabases(postgres_url_from_environment())
+        databases = databases_for("postgres", self.dir)
         problem = databases.problem()
         if problem:
             self.skipped["postgres"] = problem
@@ -211,9 +126,7 @@ class Bench:
 
     def leadapp_database(self, backend: str, purpose: str = "") -> tuple[str, dict[str, str], str]:
         """A fresh, migrated database with an API key: its URL, environment and key."""
-        url = self.backends[backend].fresh(purpose)
-        env = leadapp_environment(self.keys, url)
-        return url, env, prepare_leadapp(env)
+        return fresh_leadapp(self.backends[backend], self.keys, purpose)
 
     def run_configuration(self, name: str, profile_output: Path | None = None) -> dict[str, Any]:
         """One measured run of a configuration on a fresh server (and fresh database)."""

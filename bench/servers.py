@@ -38,10 +38,12 @@ def bench_keys() -> dict[str, str]:
     }
 
 
-def leadapp_environment(keys: Mapping[str, str], database_url: str) -> dict[str, str]:
+def leadapp_environment(
+    keys: Mapping[str, str], database_url: str, **settings: str
+) -> dict[str, str]:
     """The environment of every LeadApp process of a run: the tests', minus API-key limits."""
     return servers.leadapp_environment(
-        keys, database_url, LEADAPP_RATELIMIT_INTEGRATIONS=INTEGRATIONS_LIMIT
+        keys, database_url, LEADAPP_RATELIMIT_INTEGRATIONS=INTEGRATIONS_LIMIT, **settings
     )
 
 
@@ -147,6 +149,32 @@ class PostgresDatabases:
     def discard(self, url: str) -> None:
         """Drop a bench database."""
         self._admin("dropdb", "--if-exists", "--force", make_url(url).database or BENCH_DATABASE)
+
+
+def databases_for(backend: str, scratch: Path) -> SqliteDatabases | PostgresDatabases:
+    """Where a backend's fresh databases come from ("sqlite" or "postgres"; ask problem())."""
+    if backend == "postgres":
+        return PostgresDatabases(postgres_url_from_environment())
+    return SqliteDatabases(scratch)
+
+
+def fresh_leadapp(
+    databases: SqliteDatabases | PostgresDatabases,
+    keys: Mapping[str, str],
+    purpose: str = "",
+    **settings: str,
+) -> tuple[str, dict[str, str], str]:
+    """A fresh, migrated database with an API key: its URL, LeadApp's environment and the key.
+
+    The caller discards the URL when done; a database whose preparation failed is discarded here.
+    """
+    url = databases.fresh(purpose)
+    try:
+        env = leadapp_environment(keys, url, **settings)
+        return url, env, prepare_leadapp(env)
+    except BaseException:
+        databases.discard(url)
+        raise
 
 
 def cpu_times(pid: int) -> tuple[float, float]:

@@ -27,13 +27,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bench.measure import SERVER_MODULES, LeadNumbers, measure_post
 from bench.servers import (
     CLIENT_CORE,
     FLASK_TIMEOUT,
@@ -187,9 +189,21 @@ class Receiver:
         stop_process(self.process, 10)
 
 
-def subscribe(env: Mapping[str, str], url: str) -> None:
-    """Subscribe `url` to every event, as an operator would."""
-    flask_command(env, "webhooks", "add", url, timeout=FLASK_TIMEOUT)
+@contextmanager
+def subscribed(
+    bench: Any, purpose: str, log_name: str
+) -> Iterator[tuple[str, dict[str, str], str, Receiver]]:
+    """A fresh SQLite database (URL, environment, API key) and a receiver subscribed to it.
+
+    The receiver's endpoint gets every event, added as an operator would (`flask webhooks add`).
+    """
+    url, env, api_key = bench.leadapp_database("sqlite", purpose)
+    try:
+        with Receiver(bench.dir / log_name) as receiver:
+            flask_command(env, "webhooks", "add", receiver.url, timeout=FLASK_TIMEOUT)
+            yield url, env, api_key, receiver
+    finally:
+        bench.backends["sqlite"].discard(url)
 
 
 def sqlite_counts(url: str) -> dict[str, int]:
@@ -246,7 +260,7 @@ def baseline_directory(bench: Any) -> Path:
     return target
 
 
-def run_baseline(bench: Any, measure: Any, numbers: Any, variant: str = "plain") -> dict[str, Any]:
+def run_baseline(bench: Any, numbers: LeadNumbers, variant: str = "plain") -> dict[str, Any]:
     """One run of the baseline revision on a fresh SQLite file of its own."""
     directory = baseline_directory(bench)
     url = bench.backends["sqlite"].fresh("baseline")
@@ -261,20 +275,19 @@ def run_baseline(bench: Any, measure: Any, numbers: Any, variant: str = "plain")
         bench.server_count += 1
         log_path = bench.dir / f"server-{bench.server_count}-baseline.log"
         with BaselineServer(directory, env, log_path, bench.args.server_threads) as server:
-            return measure(server, api_key, numbers, bench.args, variant=variant)
+            return measure_post(server, api_key, numbers, bench.args, variant=variant)
     finally:
         bench.backends["sqlite"].discard(url)
 
 
 def run_configuration(bench: Any, name: str) -> dict[str, Any]:
     """One measured run of a v2 configuration (fresh server, fresh SQLite file)."""
-    # bench.run imports this module; its helpers are taken at call time.
-    from bench.run import SERVER_MODULES, LeadNumbers, measure_post
-
     spec = CONFIGURATIONS[name]
     numbers = LeadNumbers(bench.args.wrk_threads)
     if spec.baseline:
-        return run_baseline(bench, measure_post, numbers, spec.variant)
+        return run_baseline(bench, numbers, spec.variant)
+    if spec.webhook:
+        return run_webhook(bench, spec, numbers)
     url, env, api_key = bench.leadapp_database("sqlite")
     try:
         if spec.reference_python:
@@ -284,36 +297,39 @@ def run_configuration(bench: Any, name: str) -> dict[str, Any]:
             python = bench.args.reference_python
             with Server(module, env, log_path, threads=threads, python=python) as server:
                 return measure_post(server, api_key, numbers, bench.args)
-        if not spec.webhook:
-            with bench.server(SERVER_MODULES["leadapp"], env) as server:
-                return measure_post(server, api_key, numbers, bench.args, variant=spec.variant)
-        with Receiver(bench.dir / f"receiver-{bench.server_count + 1}.log") as receiver:
-            subscribe(env, receiver.url)
-            worker = None
-            if spec.outside_worker:
-                env = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
-                worker_log = bench.dir / f"worker-{bench.server_count + 1}.log"
-                worker = start_worker(env, worker_log, CLIENT_CORE)
-            try:
-                with bench.server(SERVER_MODULES["leadapp"], env) as server:
-                    started = time.time()  # from the server being up: warm-up and run
-                    run = measure_post(server, api_key, numbers, bench.args)
-                    received = receiver.stats()
-                    ended = time.time()
-            finally:
-                stop_process(worker, 20)
-            counts = sqlite_counts(url)
-        run["webhook"] = {
-            "leads": counts["leads"],
-            "received_during_load": received["count"],
-            "delivered_share_during_load": received["count"] / max(counts["leads"], 1),
-            "deliveries_per_s_during_load": received["count"] / (ended - started),
-            "delay_during_load": delay_summary(received["delays_ms"]),
-            "counts_after_stop": counts,
-        }
-        return run
+        with bench.server(SERVER_MODULES["leadapp"], env) as server:
+            return measure_post(server, api_key, numbers, bench.args, variant=spec.variant)
     finally:
         bench.backends["sqlite"].discard(url)
+
+
+def run_webhook(bench: Any, spec: Spec, numbers: LeadNumbers) -> dict[str, Any]:
+    """One run with an endpoint subscribed: what the receiver got during the load, too."""
+    log_name = f"receiver-{bench.server_count + 1}.log"
+    with subscribed(bench, "", log_name) as (url, env, api_key, receiver):
+        worker = None
+        if spec.outside_worker:
+            env = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
+            worker_log = bench.dir / f"worker-{bench.server_count + 1}.log"
+            worker = start_worker(env, worker_log, CLIENT_CORE)
+        try:
+            with bench.server(SERVER_MODULES["leadapp"], env) as server:
+                started = time.time()  # from the server being up: warm-up and run
+                run = measure_post(server, api_key, numbers, bench.args)
+                received = receiver.stats()
+                ended = time.time()
+        finally:
+            stop_process(worker, 20)
+        counts = sqlite_counts(url)
+    run["webhook"] = {
+        "leads": counts["leads"],
+        "received_during_load": received["count"],
+        "delivered_share_during_load": received["count"] / max(counts["leads"], 1),
+        "deliveries_per_s_during_load": received["count"] / (ended - started),
+        "delay_during_load": delay_summary(received["delays_ms"]),
+        "counts_after_stop": counts,
+    }
+    return run
 
 
 # --- delivery throughput and delay, once ---------------------------------------------------
@@ -340,85 +356,77 @@ def start_worker(
 def measure_throughput(bench: Any) -> dict[str, Any]:
     """Queue deliveries with the worker off, then time one worker process delivering them."""
     args = bench.args
-    url, env, api_key = bench.leadapp_database("sqlite", "delivery")
-    try:
-        with Receiver(bench.dir / "receiver-throughput.log") as receiver:
-            subscribe(env, receiver.url)
-            quiet = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
-            with bench.server("leadapp.server", quiet) as server:
-                run_wrk(
-                    server.url,
-                    api_key=api_key,
-                    offset=0,
-                    duration=args.delivery_fill,
-                    threads=args.wrk_threads,
-                    connections=args.connections,
-                )
-            queued = sqlite_counts(url).get("deliveries_pending", 0)
-            worker = start_worker(env, bench.dir / "worker.log")
-            try:
-                cpu_first: tuple[float, float] | None = None
-                deadline = time.monotonic() + max(120.0, queued / 20)
+    with subscribed(bench, "delivery", "receiver-throughput.log") as (url, env, api_key, receiver):
+        quiet = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
+        with bench.server("leadapp.server", quiet) as server:
+            run_wrk(
+                server.url,
+                api_key=api_key,
+                offset=0,
+                duration=args.delivery_fill,
+                threads=args.wrk_threads,
+                connections=args.connections,
+            )
+        queued = sqlite_counts(url).get("deliveries_pending", 0)
+        worker = start_worker(env, bench.dir / "worker.log")
+        try:
+            cpu_first: tuple[float, float] | None = None
+            deadline = time.monotonic() + max(120.0, queued / 20)
+            stats = receiver.stats()
+            while stats["count"] < queued and time.monotonic() < deadline:
+                if cpu_first is None and stats["count"] > 0:
+                    cpu_first, count_first = cpu_times(worker.pid), stats["count"]
+                time.sleep(0.2)
                 stats = receiver.stats()
-                while stats["count"] < queued and time.monotonic() < deadline:
-                    if cpu_first is None and stats["count"] > 0:
-                        cpu_first, count_first = cpu_times(worker.pid), stats["count"]
-                    time.sleep(0.2)
-                    stats = receiver.stats()
-                cpu_last = cpu_times(worker.pid)
-            finally:
-                stop_process(worker, 20)
-        arrivals = stats["arrivals"]
-        span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
-        cpu_ms = None
-        if cpu_first is not None and stats["count"] > count_first:
-            used = sum(cpu_last) - sum(cpu_first)
-            cpu_ms = used * 1000 / (stats["count"] - count_first)
-        return {
-            "queued": queued,
-            "delivered": stats["count"],
-            "seconds": span,
-            "deliveries_per_s": (len(arrivals) - 1) / span if span else None,
-            "worker_cpu_ms_per_delivery": cpu_ms,
-            "concurrency": 4,
-        }
-    finally:
-        bench.backends["sqlite"].discard(url)
+            cpu_last = cpu_times(worker.pid)
+        finally:
+            stop_process(worker, 20)
+    arrivals = stats["arrivals"]
+    span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
+    cpu_ms = None
+    if cpu_first is not None and stats["count"] > count_first:
+        used = sum(cpu_last) - sum(cpu_first)
+        cpu_ms = used * 1000 / (stats["count"] - count_first)
+    return {
+        "queued": queued,
+        "delivered": stats["count"],
+        "seconds": span,
+        "deliveries_per_s": (len(arrivals) - 1) / span if span else None,
+        "worker_cpu_ms_per_delivery": cpu_ms,
+        "concurrency": 4,
+    }
 
 
 def measure_idle_delay(bench: Any) -> dict[str, Any]:
     """Leads posted one at a time to a server whose own worker delivers: commit to arrival."""
     args = bench.args
-    url, env, api_key = bench.leadapp_database("sqlite", "delay")
-    try:
-        with Receiver(bench.dir / "receiver-delay.log") as receiver:
-            subscribe(env, receiver.url)
-            with bench.server("leadapp.server", env) as server:
-                for n in range(args.delay_samples):
-                    answer = http_request(
-                        server.port,
-                        "POST",
-                        "/leads",
-                        {
-                            "name": f"Delay {n}",
-                            "email": f"delay{n}@example.com",
-                            "phone": f"+44 20 8{n:03d} 0000",
-                        },
-                        headers=bearer(api_key),
-                    )
-                    if answer.status != 201:
-                        raise RuntimeError(f"POST /leads answered {answer.status}")
-                    # Not a multiple of the worker's poll interval: posts land at every phase.
-                    time.sleep(0.37)
-                wait_until(
-                    lambda: receiver.stats()["count"] >= args.delay_samples,
-                    timeout=30,
-                    what="every paced lead to be delivered",
-                )
-                stats = receiver.stats()
-        return delay_summary(stats["delays_ms"])
-    finally:
-        bench.backends["sqlite"].discard(url)
+    with (
+        subscribed(bench, "delay", "receiver-delay.log") as (_, env, api_key, receiver),
+        bench.server("leadapp.server", env) as server,
+    ):
+        for n in range(args.delay_samples):
+            answer = http_request(
+                server.port,
+                "POST",
+                "/leads",
+                {
+                    "name": f"Delay {n}",
+                    "email": f"delay{n}@example.com",
+                    "phone": f"+44 20 8{n:03d} 0000",
+                },
+                headers=bearer(api_key),
+            )
+            if answer.status != 201:
+                raise RuntimeError(f"POST /leads answered {answer.status}")
+            # Not a multiple of the worker's poll interval: posts land at every phase.
+            time.sleep(0.37)
+        wait_until(
+            lambda: receiver.stats()["count"] >= args.delay_samples,
+            timeout=30,
+            what="every paced lead to be delivered",
+        )
+        stats = receiver.stats()
+    return delay_summary(stats["delays_ms"])
 
 
 def measure_webhooks(bench: Any) -> dict[str, Any]:

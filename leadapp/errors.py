@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, g, json
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -33,11 +34,29 @@ ECHO_MESSAGES = frozenset({UNKNOWN_FIELD_MESSAGE, REPEATED_ARGUMENT_MESSAGE})
 
 
 class Problem(Exception):
-    """An error that is answered with a problem document; subclasses set the status."""
+    """An error that is answered with a problem document; subclasses set the status.
+
+    A subclass names its status, title and slug in its class line (`class NotFound(Problem,
+    status=404, title="Not Found", slug="not-found")`) or as class attributes.
+    """
 
     status = 500
     title = "Internal Server Error"
     slug: str | None = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        slug: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Take the status, title and slug given in the class line."""
+        super().__init_subclass__(**kwargs)
+        for name, value in (("status", status), ("title", title), ("slug", slug)):
+            if value is not None:
+                setattr(cls, name, value)
 
     def __init__(
         self,
@@ -57,71 +76,43 @@ class Problem(Exception):
         return PROBLEM_TYPE_BASE + self.slug if self.slug else "about:blank"
 
 
-class BadRequest(Problem):
+class BadRequest(Problem, status=400, title="Bad Request", slug="malformed-body"):
     """The body is not strict JSON or not a JSON object."""
 
-    status = 400
-    title = "Bad Request"
-    slug = "malformed-body"
 
-
-class Unauthorized(Problem):
+class Unauthorized(Problem, status=401, title="Unauthorized", slug="unauthorized"):
     """A bearer key was required, or the one given is unknown or revoked."""
-
-    status = 401
-    title = "Unauthorized"
-    slug = "unauthorized"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="leadapp"'})
 
 
-class Forbidden(Problem):
+class Forbidden(Problem, status=403, title="Forbidden", slug="forbidden"):
     """The client may not do this (blocked address, or a field reserved to API keys)."""
 
-    status = 403
-    title = "Forbidden"
-    slug = "forbidden"
 
-
-class NotFound(Problem):
+class NotFound(Problem, status=404, title="Not Found", slug="not-found"):
     """No such resource."""
 
-    status = 404
-    title = "Not Found"
-    slug = "not-found"
 
-
-class DuplicateLead(Problem):
+class DuplicateLead(Problem, status=409, title="Duplicate lead", slug="duplicate-lead"):
     """A lead with the same email, phone or IP address already exists."""
 
-    status = 409
-    title = "Duplicate lead"
-    slug = "duplicate-lead"
 
-
-class UnsupportedMediaType(Problem):
+class UnsupportedMediaType(
+    Problem, status=415, title="Unsupported Media Type", slug="unsupported-media-type"
+):
     """The body is not declared as JSON."""
 
-    status = 415
-    title = "Unsupported Media Type"
-    slug = "unsupported-media-type"
 
-
-class ValidationFailed(Problem):
+class ValidationFailed(Problem, status=422, title="Validation failed", slug="validation-failed"):
     """One or more fields are invalid; `errors` maps each to its messages."""
 
-    status = 422
-    title = "Validation failed"
-    slug = "validation-failed"
 
-
-class ServiceUnavailable(Problem):
+class ServiceUnavailable(
+    Problem, status=503, title="Service Unavailable", slug="service-unavailable"
+):
     """A backing service (the database) can't be reached right now."""
-
-    status = 503
-    title = "Service Unavailable"
-    slug = "service-unavailable"
 
 
 def _cut(text: str, limit: int) -> str:

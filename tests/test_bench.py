@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from flask import Flask
 
 from bench import ceiling, fill, gil, profile, reads, receiver
 from bench.ceiling import create_ceiling_app
@@ -17,6 +18,21 @@ from tests.support.apps import create_api_key
 from tests.support.client import bearer
 from tests.support.servers import ThreadedServer
 
+if shutil.which("wrk") is None:
+    WRK_PROBLEM: str | None = "wrk is not installed (apt-get install wrk)"
+elif (os.cpu_count() or 1) < 2:
+    WRK_PROBLEM = "the load generator is pinned to core 1"
+else:
+    WRK_PROBLEM = None
+needs_wrk = pytest.mark.skipif(WRK_PROBLEM is not None, reason=WRK_PROBLEM or "")
+
+
+@pytest.fixture
+def wrk_target(make_app) -> tuple[Flask, str]:
+    """An app whose per-key limit wrk cannot reach, and its API key."""
+    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
+    return app, create_api_key(app)
+
 
 def test_ceiling_parses_the_body_and_answers_201() -> None:
     response = create_ceiling_app().test_client().post("/leads", json={"name": "Ada", "x": 1})
@@ -24,13 +40,9 @@ def test_ceiling_parses_the_body_and_answers_201() -> None:
     assert response.get_json() == {"status": "created", "fields": 2}
 
 
-@pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
-)
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the load generator is pinned to core 1")
-def test_wrk_script_sends_distinct_valid_leads_from_every_thread(make_app) -> None:
-    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
-    key = create_api_key(app)
+@needs_wrk
+def test_wrk_script_sends_distinct_valid_leads_from_every_thread(wrk_target) -> None:
+    app, key = wrk_target
     with ThreadedServer(app, threads=2) as server:
         result = run_wrk(
             f"http://127.0.0.1:{server.port}",
@@ -108,13 +120,9 @@ def test_percentile_is_nearest_rank() -> None:
     assert reads.percentile([3.0], 99) == 3.0
 
 
-@pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
-)
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the load generator is pinned to core 1")
-def test_wrk_variants_send_attribution_with_keys_and_floods_one_duplicate(make_app) -> None:
-    app = make_app(LEADAPP_RATELIMIT_INTEGRATIONS="1000000 per minute")
-    key = create_api_key(app)
+@needs_wrk
+def test_wrk_variants_send_attribution_with_keys_and_floods_one_duplicate(wrk_target) -> None:
+    app, key = wrk_target
     load = {"api_key": key, "duration": 1, "threads": 2, "connections": 2}
     with ThreadedServer(app, threads=2) as server:
         rich = run_wrk(server.url, offset=0, variant="attribution", **load)

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from leadapp.timeutil import utcnow
 from tests.support.browser import Site, expect, no_horizontal_scroll, rows, sign_in
@@ -37,13 +38,18 @@ def seed(target: Site, key: str) -> list[dict]:
     return leads
 
 
+def open_seeded_admin(site: Site, open_page, **context_options: Any) -> tuple[Any, str, list[dict]]:
+    """Seed the site (see seed) and open /admin, not signed in yet: the page, key and leads."""
+    key = site.api_key()
+    leads = seed(site, key)
+    return open_page(site.url + "/admin", **context_options), key, leads
+
+
 def test_overview_chart_has_one_bar_per_day_and_a_summary(
     site: Site,
     open_page,
 ) -> None:
-    key = site.api_key()
-    seed(site, key)
-    page = open_page(site.url + "/admin")
+    page, key, _ = open_seeded_admin(site, open_page)
     expect(page.locator("#overview-section")).to_be_hidden()
     sign_in(page, key)
 
@@ -89,9 +95,7 @@ def test_the_list_shows_each_leads_source_and_resubmissions(
     site: Site,
     open_page,
 ) -> None:
-    key = site.api_key()
-    seed(site, key)
-    page = open_page(site.url + "/admin")
+    page, key, _ = open_seeded_admin(site, open_page)
     sign_in(page, key)
     expect(rows(page)).to_have_count(5)
     first = rows(page).filter(has_text="lead1@example.com")
@@ -106,10 +110,8 @@ def test_download_csv_saves_the_export(
     open_page,
     tmp_path: Path,
 ) -> None:
-    key = site.api_key()
-    leads = seed(site, key)
+    page, key, leads = open_seeded_admin(site, open_page)
     site.add_lead(50, key, name="=HYPERLINK(1)")
-    page = open_page(site.url + "/admin")
     sign_in(page, key)
     button = page.get_by_role("button", name="Download CSV")
     expect(button).to_be_visible()
@@ -138,14 +140,13 @@ def test_overview_fits_a_phone_screen(
     site: Site,
     open_page,
 ) -> None:
-    key = site.api_key()
-    seed(site, key)
+    phone_screen = {"viewport": {"width": 375, "height": 667}, "is_mobile": True}
+    page, key, _ = open_seeded_admin(site, open_page, **phone_screen)
     set_lead(
         site.app,
         site.add_lead(60, key)["id"],
         source="an-unusually-long-campaign-source-name-without-any-spaces-at-all",
     )
-    page = open_page(site.url + "/admin", viewport={"width": 375, "height": 667}, is_mobile=True)
     sign_in(page, key)
     expect(page.locator("#overview-chart g.chart-day")).to_have_count(30)
     expect(page.locator("#overview-sources li")).to_have_count(4)

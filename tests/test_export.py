@@ -42,19 +42,18 @@ def test_header_row_is_the_contracts() -> None:
 
 def test_every_lead_oldest_first_with_every_column(app: Flask, client, api_key: str) -> None:
     ids = [add_lead_at(app, api_key, n, T0 - timedelta(hours=n)) for n in range(5)]
+    attribution = {
+        "source": "newsletter",
+        "utm_source": "mail",
+        "utm_medium": "email",
+        "utm_campaign": "spring",
+        "utm_term": "crm tools",
+        "utm_content": "hero",
+        "page_url": "https://example.com/offer?x=1",
+        "referrer": "https://search.example/",
+    }
     set_lead(
-        app,
-        ids[0],
-        source="newsletter",
-        utm_source="mail",
-        utm_medium="email",
-        utm_campaign="spring",
-        utm_term="crm tools",
-        utm_content="hero",
-        page_url="https://example.com/offer?x=1",
-        referrer="https://search.example/",
-        resubmissions=3,
-        last_resubmitted_at=T0 + timedelta(minutes=5),
+        app, ids[0], **attribution, resubmissions=3, last_resubmitted_at=T0 + timedelta(minutes=5)
     )
     response = export(client, api_key)
     assert response.status_code == 200
@@ -71,14 +70,7 @@ def test_every_lead_oldest_first_with_every_column(app: Flask, client, api_key: 
         "email": "lead0@example.com",
         "phone": "+442070000000",
         "ip_address": "",
-        "source": "newsletter",
-        "utm_source": "mail",
-        "utm_medium": "email",
-        "utm_campaign": "spring",
-        "utm_term": "crm tools",
-        "utm_content": "hero",
-        "page_url": "https://example.com/offer?x=1",
-        "referrer": "https://search.example/",
+        **attribution,
         "consent_given_at": "",
         "consent_text": "",
         "resubmissions": "3",
@@ -152,25 +144,21 @@ def test_defuse(value: str, expected: str) -> None:
 
 
 def test_formula_cells_are_defused_but_the_phone_is_not(app: Flask, client, api_key: str) -> None:
+    formulas = {
+        "source": "@evil",
+        "utm_source": "-10",
+        "utm_campaign": "+cmd",
+        "utm_term": "\tterm",
+        "utm_content": "\rcontent",
+        "referrer": "=IMPORTXML(x)",
+    }
     lead_id = store_lead(app, api_key, 7, name="=1+2 Mallory")["id"]
-    set_lead(
-        app,
-        lead_id,
-        source="@evil",
-        utm_source="-10",
-        utm_campaign="+cmd",
-        utm_term="\tterm",
-        utm_content="\rcontent",
-        referrer="=IMPORTXML(x)",
-    )
+    set_lead(app, lead_id, **formulas)
     (row,) = parse(export(client, api_key).data)
-    assert row["name"] == "'=1+2 Mallory"
-    assert row["source"] == "'@evil"
-    assert row["utm_source"] == "'-10"
-    assert row["utm_campaign"] == "'+cmd"
-    assert row["utm_term"] == "'\tterm"
-    assert row["utm_content"] == "'\rcontent"
-    assert row["referrer"] == "'=IMPORTXML(x)"
+    cells = {"name": "=1+2 Mallory", **formulas}
+    assert {column: row[column] for column in cells} == {
+        column: "'" + value for column, value in cells.items()
+    }
     assert row["phone"] == "+442070000007"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 
 from leadapp.normalize import (
     SCRIPTS,
@@ -14,6 +15,8 @@ from leadapp.normalize import (
     normalize_phone,
     script_of,
 )
+from tests.support.builders import lead_payload
+from tests.support.client import post_lead
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,7 @@ def test_name_refused(raw: str, message: str) -> None:
         ("ada@BÜCHER.DE", "ada@bücher.de"),
         ("ada@xn--bcher-kva.de", "ada@bücher.de"),
         ("用户@例子.广告", "用户@例子.广告"),
+        ("山田たろう@example.jp", "山田たろう@example.jp"),
     ],
 )
 def test_email_accepted(raw: str, expected: str) -> None:
@@ -211,16 +215,52 @@ def test_every_letter_unicode_knows_has_a_listed_script() -> None:
         ("\u0430da", True),
         ("ada\u03bf", True),
         ("やまだ", False),
-        ("山田たろう", True),  # kanji with kana: two scripts, as the contract counts them
-        ("김철수漢", True),
-        ("ada山田", True),
         ("ada.2024_x", False),
         ("\uff41\uff44\uff41", False),
         ("ａ\u0430", True),
+        # UTS #39 "highly restrictive": three writing systems made of several scripts (v3).
+        ("山田たろう", False),  # Japanese: Han with Hiragana
+        ("ヤマダー", False),  # Katakana; the prolonged sound mark is Common
+        ("yamada山田タロウたろう", False),  # Latin, Han, Katakana, Hiragana
+        ("王ㄅㄆ", False),  # Chinese: Han with Bopomofo
+        ("wang王ㄅ", False),
+        ("김철수漢", False),  # Korean: Hangul with Han
+        ("kim김철수漢", False),
+        ("ada山田", False),  # Latin with Han belongs to all three
+        # ... and only those: a script from another system still mixes.
+        ("山田\u0430", True),  # Han with Cyrillic
+        ("たろう김", True),  # Hiragana with Hangul: Japanese and Korean
+        ("ㄅタ", True),  # Bopomofo with Katakana: Chinese and Japanese
+        ("김ㄅ", True),  # Hangul with Bopomofo
+        ("山田たろう\u0430", True),  # Japanese plus one Cyrillic letter
+        ("kim김\u03b1", True),  # Korean plus one Greek letter
+        ("\u0430\u03b1", True),  # Cyrillic with Greek
+        ("ada\u05d0", True),  # Latin with Hebrew
     ],
 )
 def test_mixed_script(text: str, mixed: bool) -> None:
     assert is_mixed_script(text) is mixed
+
+
+@pytest.mark.parametrize(
+    ("email", "status"),
+    [
+        ("山田たろう@example.jp", 201),
+        ("wang王ㄅ@example.cn", 201),
+        ("kim김철수漢@example.kr", 201),
+        ("p\u0430ypal@example.com", 422),
+        ("山田\u0430@example.jp", 422),
+        ("たろう김@example.jp", 422),
+    ],
+)
+def test_writing_systems_through_post_leads(app: Flask, email: str, status: int) -> None:
+    """The script rule as a client sees it: the UTS #39 writing systems are 201, the rest 422."""
+    response = post_lead(app, lead_payload(email=email))
+    assert response.status_code == status, response.get_json()
+    if status == 201:
+        assert response.get_json()["email"] == email
+    else:
+        assert "scripts" in response.get_json()["errors"]["email"][0]
 
 
 def test_script_of_common_characters_is_none() -> None:

@@ -83,25 +83,27 @@ def real_post(server, n: int, source_ip: str, forwarded: str | None = None):
     return server.request("POST", "/leads", lead_payload(n), source_ip=source_ip, headers=headers)
 
 
+def stored_ip(server, n: int, source_ip: str, forwarded: str | None = None) -> str:
+    """POST as real_post does, check the lead is stored (201) and return its ip_address."""
+    answer = real_post(server, n, source_ip, forwarded)
+    assert answer.status == 201, answer.body
+    return answer.body["ip_address"]
+
+
 @pytest.mark.slow
 def test_real_server_behind_one_proxy_sees_each_visitor(
     tmp_path: Path, test_keys: dict[str, str]
 ) -> None:
     """The field topology: a proxy on loopback, LEADAPP_TRUSTED_PROXIES=1, `make run`."""
     with served(tmp_path, test_keys, LEADAPP_TRUSTED_PROXIES="1") as (server,):
-        first = real_post(server, 1, "127.0.0.1", "198.51.100.1")
-        second = real_post(server, 2, "127.0.0.1", "198.51.100.2")
-        assert (first.status, second.status) == (201, 201)
-        assert [first.body["ip_address"], second.body["ip_address"]] == [
-            "198.51.100.1",
-            "198.51.100.2",
-        ]
+        first = stored_ip(server, 1, "127.0.0.1", "198.51.100.1")
+        second = stored_ip(server, 2, "127.0.0.1", "198.51.100.2")
+        assert [first, second] == ["198.51.100.1", "198.51.100.2"]
         # The same visitor again is an IP duplicate, whatever it put in front itself.
         again = real_post(server, 3, "127.0.0.1", "6.6.6.6, 198.51.100.1")
         assert again.status == 409 and "ip_address" in again.body["errors"]
         # Two hops claimed by a client through one trusted proxy: only the last counts.
-        third = real_post(server, 4, "127.0.0.1", "198.51.100.1, 198.51.100.3")
-        assert third.status == 201 and third.body["ip_address"] == "198.51.100.3"
+        assert stored_ip(server, 4, "127.0.0.1", "198.51.100.1, 198.51.100.3") == "198.51.100.3"
 
 
 @pytest.mark.slow
@@ -115,12 +117,10 @@ def test_real_server_ignores_the_header_from_untrusted_peers_and_by_default(
         LEADAPP_TRUSTED_PROXY_NETWORKS="127.0.0.2/32",
     ) as (server,):
         # From 127.0.0.3 (not a trusted proxy) the header is the client's own claim.
-        spoofed = real_post(server, 1, "127.0.0.3", "198.51.100.9")
-        assert spoofed.status == 201 and spoofed.body["ip_address"] == "127.0.0.3"
+        assert stored_ip(server, 1, "127.0.0.3", "198.51.100.9") == "127.0.0.3"
         assert real_post(server, 2, "127.0.0.3", "198.51.100.10").status == 409
         # From the trusted proxy it is honoured.
-        proxied = real_post(server, 3, "127.0.0.2", "198.51.100.11")
-        assert proxied.status == 201 and proxied.body["ip_address"] == "198.51.100.11"
+        assert stored_ip(server, 3, "127.0.0.2", "198.51.100.11") == "198.51.100.11"
 
 
 @pytest.mark.slow
@@ -128,8 +128,7 @@ def test_real_server_without_trusted_proxies_ignores_the_header(
     tmp_path: Path, test_keys: dict[str, str]
 ) -> None:
     with served(tmp_path, test_keys) as (server,):
-        first = real_post(server, 1, "127.0.0.5", "198.51.100.12")
-        assert first.status == 201 and first.body["ip_address"] == "127.0.0.5"
+        assert stored_ip(server, 1, "127.0.0.5", "198.51.100.12") == "127.0.0.5"
         assert real_post(server, 2, "127.0.0.5", "198.51.100.13").status == 409
         statuses = [
             real_post(server, n, "127.0.0.5", f"198.51.100.{n}").status for n in range(3, 7)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from leadapp.extensions import db
 from leadapp.models import Lead
@@ -34,6 +37,14 @@ def post_status(server: ThreadedServer, item: tuple[dict, str]) -> int:
     return server.request("POST", "/leads", item[0], source_ip=item[1]).status
 
 
+def resubmit(client: FlaskClient, field: str) -> tuple[dict[str, Any], TestResponse, TestResponse]:
+    """Post lead 1, then lead 2 with its `field` from another address: lead 1, both answers."""
+    original = lead_payload(1)
+    first = post_lead(client, original, ip="203.0.113.1")
+    second = post_lead(client, lead_payload(2, **{field: original[field]}), ip="203.0.113.2")
+    return original, first, second
+
+
 def lead_count(app: Flask) -> int:
     """Stored leads."""
     with app.app_context():
@@ -42,9 +53,7 @@ def lead_count(app: Flask) -> int:
 
 def test_a_409_by_email_counts_and_stamps(app: Flask) -> None:
     client = app.test_client()
-    original = lead_payload(1)
-    post_lead(client, original, ip="203.0.113.1")
-    refused = post_lead(client, lead_payload(2, email=original["email"]), ip="203.0.113.2")
+    original, _, refused = resubmit(client, "email")
     assert refused.status_code == 409
     count, at = stored(app)[original["email"]]
     assert count == 1 and at is not None
@@ -134,9 +143,7 @@ def conceal_app(make_app: Callable[..., Flask]) -> Flask:
 
 def test_conceal_answers_a_known_email_like_a_success(conceal_app: Flask) -> None:
     client = conceal_app.test_client()
-    original = lead_payload(1)
-    real = post_lead(client, original, ip="203.0.113.1")
-    probe = post_lead(client, lead_payload(2, email=original["email"]), ip="203.0.113.2")
+    original, real, probe = resubmit(client, "email")
     assert probe.status_code == 201
     body = probe.get_json()
     assert probe.headers["Location"] == f"/leads/{body['id']}"
@@ -152,9 +159,7 @@ def test_conceal_answers_a_known_email_like_a_success(conceal_app: Flask) -> Non
 
 def test_conceal_by_phone_too(conceal_app: Flask) -> None:
     client = conceal_app.test_client()
-    original = lead_payload(1)
-    post_lead(client, original, ip="203.0.113.1")
-    probe = post_lead(client, lead_payload(2, phone=original["phone"]), ip="203.0.113.2")
+    _, _, probe = resubmit(client, "phone")
     assert probe.status_code == 201
     assert lead_count(conceal_app) == 1
 
@@ -186,10 +191,7 @@ def test_conceal_does_not_apply_to_api_key_callers(conceal_app: Flask) -> None:
 
 
 def test_reveal_is_the_default(app: Flask) -> None:
-    client = app.test_client()
-    original = lead_payload(1)
-    post_lead(client, original, ip="203.0.113.1")
-    probe = post_lead(client, lead_payload(2, email=original["email"]), ip="203.0.113.2")
+    _, _, probe = resubmit(app.test_client(), "email")
     assert probe.status_code == 409
     assert list(probe.get_json()["errors"]) == ["email"]
 

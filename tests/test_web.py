@@ -143,7 +143,7 @@ def test_scripts_never_write_html_or_use_lasting_storage() -> None:
         assert not re.search(r"\beval\(|new Function\(", source), script
         assert "localStorage" not in source, script
         assert "document.cookie" not in source, script
-    assert "sessionStorage" in script_code("admin.js")
+    assert "sessionStorage" in script_code("common.js")
 
 
 def test_form_fields_are_labelled_and_typed(client: FlaskClient) -> None:

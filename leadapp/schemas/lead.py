@@ -69,27 +69,26 @@ def _phone_in_default_region(raw: str) -> str:
     return normalize_phone(raw, current_app.config["LEADAPP_DEFAULT_REGION"])
 
 
+def _required_field(
+    normalizer: Callable[[str], str], example: str, max_chars: int, **metadata: str
+) -> NormalizedString:
+    """A required POST /leads field, with its example and length limit for OpenAPI."""
+    return NormalizedString(
+        normalizer,
+        required=True,
+        metadata={"example": example, "maxLength": max_chars, **metadata},
+    )
+
+
 class LeadCreateSchema(Schema):
     """The body of POST /leads."""
 
     class Meta:
         unknown = RAISE
 
-    name = NormalizedString(
-        normalize_name,
-        required=True,
-        metadata={"example": "Ada Lovelace", "maxLength": NAME_MAX_CHARS},
-    )
-    email = NormalizedString(
-        normalize_email,
-        required=True,
-        metadata={"example": "ada@example.com", "maxLength": EMAIL_MAX_CHARS, "format": "email"},
-    )
-    phone = NormalizedString(
-        _phone_in_default_region,
-        required=True,
-        metadata={"example": "+44 20 7946 0958", "maxLength": PHONE_MAX_CHARS},
-    )
+    name = _required_field(normalize_name, "Ada Lovelace", NAME_MAX_CHARS)
+    email = _required_field(normalize_email, "ada@example.com", EMAIL_MAX_CHARS, format="email")
+    phone = _required_field(_phone_in_default_region, "+44 20 7946 0958", PHONE_MAX_CHARS)
     ip_address = NormalizedString(
         normalize_ip,
         metadata={

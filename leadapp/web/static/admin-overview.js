@@ -5,7 +5,6 @@
   "use strict";
 
   var L = window.LeadApp;
-  var STORAGE_KEY = "leadapp.apiKey";
   var DAYS = 30;
   var TOP_SOURCES = 5;
   var SVG = "http://www.w3.org/2000/svg";
@@ -14,7 +13,6 @@
   var HEIGHT = 160;
   var GAP = 4;
 
-  var leadsSection = document.getElementById("leads-section");
   var section = document.getElementById("overview-section");
   var refreshButton = document.getElementById("overview-refresh");
   var downloadButton = document.getElementById("download-csv");
@@ -30,15 +28,6 @@
   var sourcesEmpty = document.getElementById("sources-empty");
   var generation = 0;
 
-  /** The key for this tab, or null. */
-  function storedKey() {
-    try {
-      return window.sessionStorage.getItem(STORAGE_KEY);
-    } catch (error) {
-      return null;
-    }
-  }
-
   /** A refused key: let the main script forget it and ask for another. */
   function keyRefused() {
     var forget = document.getElementById("forget-key");
@@ -49,15 +38,7 @@
 
   /** Fetch with the key; resolves to the Response (401 handled), or rejects. */
   function authorizedFetch(path, accept) {
-    var key = storedKey();
-    if (!key) {
-      return Promise.reject(new Error("No API key."));
-    }
-    return fetch(path, {
-      headers: { Authorization: "Bearer " + key, Accept: accept },
-      credentials: "omit",
-      cache: "no-store"
-    }).then(function (response) {
+    return L.fetchWithKey(path, { accept: accept }).then(function (response) {
       if (response.status === 401) {
         keyRefused();
         throw new Error("The API key is wrong or has been revoked.");
@@ -195,11 +176,8 @@
     section.setAttribute("aria-busy", "true");
     return authorizedFetch("/stats?days=" + DAYS, "application/json")
       .then(function (response) {
-        return L.readJson(response).then(function (data) {
-          if (!response.ok || !data || !Array.isArray(data.days)) {
-            throw new Error(L.describeProblem(response, data).title);
-          }
-          return data;
+        return L.expectJson(response, function (data) {
+          return Array.isArray(data.days);
         });
       })
       .then(function (data) {
@@ -266,26 +244,12 @@
       });
   }
 
-  /** Follow the leads section: shown (and loaded) when it is, hidden when it is not. */
-  function follow() {
-    var visible = !leadsSection.hidden;
-    if (visible && section.hidden) {
-      section.hidden = false;
-      load();
-    } else if (!visible) {
-      section.hidden = true;
-      downloadStatus.textContent = "";
-      L.clear(chart);
-      L.clear(tableBody);
-      L.clear(sourcesList);
-    }
-  }
-
   refreshButton.addEventListener("click", load);
   downloadButton.addEventListener("click", download);
-  new MutationObserver(follow).observe(leadsSection, {
-    attributes: true,
-    attributeFilter: ["hidden"]
+  L.followLeads(section, load, function () {
+    downloadStatus.textContent = "";
+    L.clear(chart);
+    L.clear(tableBody);
+    L.clear(sourcesList);
   });
-  follow();
 })();

@@ -3,7 +3,6 @@
   "use strict";
 
   var L = window.LeadApp;
-  var STORAGE_KEY = "leadapp.apiKey";
   var UNAUTHORIZED = "The API key is wrong or has been revoked. Enter another key.";
 
   var alertRegion = document.getElementById("admin-alert");
@@ -38,24 +37,6 @@
   // page cannot overwrite the results of a search typed after it.
   var generation = 0;
 
-  /** The key for this tab, or null. sessionStorage only: never localStorage, never a cookie. */
-  function storedKey() {
-    try {
-      return window.sessionStorage.getItem(STORAGE_KEY);
-    } catch (error) {
-      return null;
-    }
-  }
-
-  /** Keep or drop the key for this tab. */
-  function storeKey(key) {
-    if (key) {
-      window.sessionStorage.setItem(STORAGE_KEY, key);
-    } else {
-      window.sessionStorage.removeItem(STORAGE_KEY);
-    }
-  }
-
   /** Show the key form (with an optional error at the top) instead of the leads. */
   function askForKey(message) {
     document.body.classList.add("signed-out");
@@ -70,7 +51,7 @@
 
   /** The key was refused: forget it and ask for another. */
   function unauthorized() {
-    storeKey(null);
+    L.storeKey(null);
     L.showNotice(statusRegion, "info", "");
     askForKey(UNAUTHORIZED);
   }
@@ -93,17 +74,11 @@
 
   /** Call the admin API with the key; resolves to {response, data}, or null after a 401. */
   function api(method, path) {
-    var key = storedKey();
-    if (!key) {
+    if (!L.storedKey()) {
       askForKey();
       return Promise.resolve(null);
     }
-    return fetch(path, {
-      method: method,
-      headers: { Authorization: "Bearer " + key, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store"
-    })
+    return L.fetchWithKey(path, { method: method })
       .then(function (response) {
         if (response.status === 401) {
           unauthorized();
@@ -326,7 +301,7 @@
     keyError.textContent = "";
     keyInput.removeAttribute("aria-invalid");
     keyInput.setAttribute("aria-describedby", "api-key-hint");
-    storeKey(key);
+    L.storeKey(key);
     keyInput.value = "";
     firstPage().then(function () {
       if (!leadsSection.hidden) {
@@ -336,7 +311,7 @@
   });
 
   forgetButton.addEventListener("click", function () {
-    storeKey(null);
+    L.storeKey(null);
     search = null;
     searchValue.value = "";
     searchClear.hidden = true;
@@ -396,7 +371,7 @@
     });
   });
 
-  if (storedKey()) {
+  if (L.storedKey()) {
     firstPage();
   } else {
     askForKey();
@@ -409,10 +384,8 @@
   "use strict";
 
   var L = window.LeadApp;
-  var STORAGE_KEY = "leadapp.apiKey";
   var FAILED_LIMIT = 20;
 
-  var leadsSection = document.getElementById("leads-section");
   var section = document.getElementById("webhooks-section");
   var refresh = document.getElementById("webhooks-refresh");
   var errorLine = document.getElementById("webhooks-error");
@@ -450,33 +423,17 @@
     return body;
   }
 
-  /** The key for this tab, or null. */
-  function storedKey() {
-    try {
-      return window.sessionStorage.getItem(STORAGE_KEY);
-    } catch (error) {
-      return null;
-    }
-  }
-
-  /** GET an admin endpoint; resolves to the parsed JSON, or rejects with a message. */
+  /** GET an admin list; resolves to its items, or rejects with a message. */
   function get(path) {
-    var key = storedKey();
-    if (!key) {
-      return Promise.reject(new Error("No API key."));
-    }
-    return fetch(path, {
-      headers: { Authorization: "Bearer " + key, Accept: "application/json" },
-      credentials: "omit",
-      cache: "no-store"
-    }).then(function (response) {
-      return L.readJson(response).then(function (data) {
-        if (!response.ok || !data || !Array.isArray(data.items)) {
-          throw new Error(L.describeProblem(response, data).title);
-        }
+    return L.fetchWithKey(path)
+      .then(function (response) {
+        return L.expectJson(response, function (data) {
+          return Array.isArray(data.items);
+        });
+      })
+      .then(function (data) {
         return data.items;
       });
-    });
   }
 
   /** One table cell with a label for the narrow (stacked) layout. */
@@ -549,23 +506,9 @@
       });
   }
 
-  /** Follow the leads section: shown (and loaded) when it is, hidden when it is not. */
-  function follow() {
-    var visible = !leadsSection.hidden;
-    if (visible && section.hidden) {
-      section.hidden = false;
-      load();
-    } else if (!visible) {
-      section.hidden = true;
-      L.clear(endpointsBody);
-      L.clear(failedBody);
-    }
-  }
-
   refresh.addEventListener("click", load);
-  new MutationObserver(follow).observe(leadsSection, {
-    attributes: true,
-    attributeFilter: ["hidden"]
+  L.followLeads(section, load, function () {
+    L.clear(endpointsBody);
+    L.clear(failedBody);
   });
-  follow();
 })();

@@ -1,4 +1,5 @@
-/* Helpers shared by the lead form and the admin page. No innerHTML anywhere: every piece of
+/* Helpers shared by the lead form and the admin page (the API key and the calls made with it
+   too: admin.js and admin-overview.js both use them). No innerHTML anywhere: every piece of
    data reaches the page through textContent, so a lead named "<img onerror=...>" is just text. */
 (function () {
   "use strict";
@@ -141,14 +142,98 @@
     return when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
   }
 
+  // The admin page's API key lives in this tab's sessionStorage only: never localStorage,
+  // never a cookie, so it is gone when the tab closes.
+  var STORAGE_KEY = "leadapp.apiKey";
+
+  /** The API key for this tab, or null. */
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(STORAGE_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** Keep (or, with no key, drop) the API key for this tab. */
+  function storeKey(key) {
+    if (key) {
+      window.sessionStorage.setItem(STORAGE_KEY, key);
+    } else {
+      window.sessionStorage.removeItem(STORAGE_KEY);
+    }
+  }
+
+  /**
+   * Call the API with this tab's key (never a cookie, never a cached answer): resolves to the
+   * Response, whatever its status, or rejects when there is no key or the network fails.
+   * options: method (GET), accept (application/json).
+   */
+  function fetchWithKey(path, options) {
+    var key = storedKey();
+    if (!key) {
+      return Promise.reject(new Error("No API key."));
+    }
+    return fetch(path, {
+      method: (options && options.method) || "GET",
+      headers: {
+        Authorization: "Bearer " + key,
+        Accept: (options && options.accept) || "application/json"
+      },
+      credentials: "omit",
+      cache: "no-store"
+    });
+  }
+
+  /**
+   * The JSON body of a successful response when valid(body) holds; otherwise rejects with the
+   * plain-words title of the problem.
+   */
+  function expectJson(response, valid) {
+    return readJson(response).then(function (data) {
+      if (!response.ok || !data || !valid(data)) {
+        throw new Error(describeProblem(response, data).title);
+      }
+      return data;
+    });
+  }
+
+  /**
+   * Make a section of the admin page follow the leads section: shown (then show() runs) when
+   * the leads are, hidden (then hide() runs) when they are not, i.e. while no key is accepted.
+   */
+  function followLeads(section, show, hide) {
+    var leadsSection = document.getElementById("leads-section");
+    function follow() {
+      var visible = !leadsSection.hidden;
+      if (visible && section.hidden) {
+        section.hidden = false;
+        show();
+      } else if (!visible) {
+        section.hidden = true;
+        hide();
+      }
+    }
+    new MutationObserver(follow).observe(leadsSection, {
+      attributes: true,
+      attributeFilter: ["hidden"]
+    });
+    follow();
+  }
+
   window.LeadApp = Object.freeze({
     readJson: readJson,
+    expectJson: expectJson,
     retryAfterSeconds: retryAfterSeconds,
     describeProblem: describeProblem,
     NETWORK_PROBLEM: NETWORK_PROBLEM,
     element: element,
     clear: clear,
     showNotice: showNotice,
-    formatTimestamp: formatTimestamp
+    formatTimestamp: formatTimestamp,
+    storedKey: storedKey,
+    storeKey: storeKey,
+    fetchWithKey: fetchWithKey,
+    followLeads: followLeads
   });
 })();
