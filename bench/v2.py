@@ -212,7 +212,7 @@ def sqlite_counts(url: str) -> dict[str, int]:
     with sqlite3.connect(path) as connection:
         counts = {"leads": connection.execute("SELECT count(*) FROM leads").fetchone()[0]}
         for status, count in connection.execute(
-            "SELECT status, count(*) FROM webhook_deliveries GROUP BY status"
+            "SELECT status, count(*) FROM outbox GROUP BY status"
         ):
             counts[f"deliveries_{status}"] = count
     return counts
