@@ -10,6 +10,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from leadapp.api.ops import init_openapi_memo
 from leadapp.config import ConfigError, complete_config, load_config
 from leadapp.crypto import init_keyring
 from leadapp.database import configure_engine
@@ -64,6 +65,7 @@ def _register_state(app: Flask) -> None:
     init_stats_cache(app)  # services/stats.py: lead counts of the days that are closed
     init_auth_failure_limits(app)  # http/auth_failures.py: the parsed lockout limits
     init_reset_times(app)  # http/ratelimit.py: when each rate-limit window ends
+    init_openapi_memo(app)  # api/ops.py: the OpenAPI document, built at its first request
 
 
 def _register_key_generation_only(app: Flask) -> bool:

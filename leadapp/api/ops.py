@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from typing import Any
+
+from flask import Blueprint, Flask, current_app
 
 from leadapp.api.openapi import build_openapi
 from leadapp.api.responses import responds
 from leadapp.errors import ServiceUnavailable
 from leadapp.services import health
+
+OPENAPI_EXTENSION = "leadapp.api.openapi"
 
 bp = Blueprint("ops", __name__)
 API_VERSION = "1.0.0"
@@ -33,11 +37,16 @@ def readyz():
 @bp.get("/openapi.json")
 @responds(200)
 def openapi():
-    """The OpenAPI 3 document of every endpoint (built once per app)."""
-    document = current_app.extensions.get("leadapp.api.openapi")
-    if document is None:
-        document = current_app.extensions["leadapp.api.openapi"] = build_openapi(
+    """The OpenAPI 3 document of every endpoint (built once per app, at the first request)."""
+    memo: dict[str, Any] = current_app.extensions[OPENAPI_EXTENSION]
+    if "document" not in memo:
+        memo["document"] = build_openapi(
             current_app._get_current_object(),  # type: ignore[attr-defined]
             API_VERSION,
         )
-    return document
+    return memo["document"]
+
+
+def init_openapi_memo(app: Flask) -> None:
+    """Create the app's memo of its OpenAPI document (filled by the first GET /openapi.json)."""
+    app.extensions[OPENAPI_EXTENSION] = {}
