@@ -117,6 +117,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--delay-samples", type=int, default=30, help="leads posted one by one to time delivery"
     )
+    parser.add_argument(
+        "--delivery-rounds",
+        type=int,
+        default=3,
+        help="with --baseline: rounds of delivery throughput, this tree's and the baseline's "
+        "interleaved (0: skip)",
+    )
 
 
 def configurations(args: argparse.Namespace) -> list[str]:
@@ -207,12 +214,17 @@ def subscribed(
 
 
 def sqlite_counts(url: str) -> dict[str, int]:
-    """Leads stored and deliveries by status, read straight from a SQLite file."""
+    """Leads stored and deliveries by status, read straight from a SQLite file.
+
+    The queue is `outbox` since migration 0009, `webhook_deliveries` in a baseline before it.
+    """
     path = make_url(url).database or ""
     with sqlite3.connect(path) as connection:
         counts = {"leads": connection.execute("SELECT count(*) FROM leads").fetchone()[0]}
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        queue = "outbox" if "outbox" in tables else "webhook_deliveries"
         for status, count in connection.execute(
-            "SELECT status, count(*) FROM outbox GROUP BY status"
+            f"SELECT status, count(*) FROM {queue} GROUP BY status"  # noqa: S608 (a constant)
         ):
             counts[f"deliveries_{status}"] = count
     return counts
@@ -336,9 +348,9 @@ def run_webhook(bench: Any, spec: Spec, numbers: LeadNumbers) -> dict[str, Any]:
 
 
 def start_worker(
-    env: Mapping[str, str], log_path: Path, core: int = SERVER_CORE
+    env: Mapping[str, str], log_path: Path, core: int = SERVER_CORE, cwd: Path = REPO_ROOT
 ) -> subprocess.Popen[bytes]:
-    """`flask --app leadapp webhooks worker`, pinned to `core`."""
+    """`flask --app leadapp webhooks worker` of the checkout `cwd`, pinned to `core`."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [
@@ -346,19 +358,59 @@ def start_worker(
                 *("--app", "leadapp", "webhooks", "worker"),
             ],
             env=dict(env),
-            cwd=REPO_ROOT,
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
 
-def measure_throughput(bench: Any) -> dict[str, Any]:
-    """Queue deliveries with the worker off, then time one worker process delivering them."""
+@contextmanager
+def baseline_subscribed(
+    bench: Any, log_name: str
+) -> Iterator[tuple[str, dict[str, str], str, Receiver]]:
+    """As `subscribed`, for the --baseline checkout: migrated and set up by its own commands."""
+    directory = baseline_directory(bench)
+    url = bench.backends["sqlite"].fresh("baseline-delivery")
+    env = leadapp_environment(bench.keys, url)
+    flask = [sys.executable, "-m", "flask", "--app", "leadapp"]
+
+    def command(*args: str) -> str:
+        result = run_command([*flask, *args], cwd=directory, env=env, timeout=FLASK_TIMEOUT)
+        return result.stdout
+
+    try:
+        command("db", "upgrade")
+        api_key = command("apikeys", "create", "bench").strip().splitlines()[-1]
+        with Receiver(bench.dir / log_name) as receiver:
+            command("webhooks", "add", receiver.url)
+            yield url, env, api_key, receiver
+    finally:
+        bench.backends["sqlite"].discard(url)
+
+
+def measure_throughput(bench: Any, baseline: bool = False) -> dict[str, Any]:
+    """Queue deliveries with the worker off, then time one worker process delivering them.
+
+    With `baseline`, the --baseline checkout's server and worker do the same.
+    """
     args = bench.args
-    with subscribed(bench, "delivery", "receiver-throughput.log") as (url, env, api_key, receiver):
+    directory = baseline_directory(bench) if baseline else REPO_ROOT
+    setup = (
+        baseline_subscribed(bench, "receiver-throughput-baseline.log")
+        if baseline
+        else subscribed(bench, "delivery", "receiver-throughput.log")
+    )
+    with setup as (url, env, api_key, receiver):
         quiet = {**env, "LEADAPP_WEBHOOK_WORKER": "off"}
-        with bench.server("leadapp.server", quiet) as server:
+        bench.server_count += 1
+        log_path = bench.dir / f"server-{bench.server_count}-delivery.log"
+        server_of = (
+            BaselineServer(directory, quiet, log_path, args.server_threads)
+            if baseline
+            else bench.server("leadapp.server", quiet)
+        )
+        with server_of as server:
             run_wrk(
                 server.url,
                 api_key=api_key,
@@ -368,7 +420,7 @@ def measure_throughput(bench: Any) -> dict[str, Any]:
                 connections=args.connections,
             )
         queued = sqlite_counts(url).get("deliveries_pending", 0)
-        worker = start_worker(env, bench.dir / "worker.log")
+        worker = start_worker(env, bench.dir / "worker.log", cwd=directory)
         try:
             cpu_first: tuple[float, float] | None = None
             deadline = time.monotonic() + max(120.0, queued / 20)
@@ -429,11 +481,38 @@ def measure_idle_delay(bench: Any) -> dict[str, Any]:
     return delay_summary(stats["delays_ms"])
 
 
+def measure_delivery_ab(bench: Any) -> dict[str, Any]:
+    """Delivery throughput of this tree and of --baseline's, interleaved; medians of each.
+
+    Each round measures both, in an order rotated every round, so the machine's drift
+    spreads over both; deliveries/s and worker CPU ms per delivery are compared as medians.
+    """
+    rounds: dict[str, list[dict[str, Any]]] = {"now": [], "baseline": []}
+    for n in range(bench.args.delivery_rounds):
+        order = ["now", "baseline"] if n % 2 == 0 else ["baseline", "now"]
+        for which in order:
+            rounds[which].append(measure_throughput(bench, baseline=which == "baseline"))
+
+    def median_of(which: str, key: str) -> float | None:
+        values = [run[key] for run in rounds[which] if run[key] is not None]
+        return statistics.median(values) if values else None
+
+    summary: dict[str, Any] = {"rounds": rounds}
+    for key in ("deliveries_per_s", "worker_cpu_ms_per_delivery"):
+        now, before = median_of("now", key), median_of("baseline", key)
+        summary[key] = {"now": now, "baseline": before}
+        summary[f"{key} now / baseline"] = now / before if now and before else None
+    return summary
+
+
 def measure_webhooks(bench: Any) -> dict[str, Any]:
-    """Delivery throughput and idle delay (skipped with --no-v2)."""
+    """Delivery throughput and idle delay (skipped with --no-v2); with --baseline, its A/B."""
     if bench.args.no_v2:
         return {}
-    return {"throughput": measure_throughput(bench), "idle_delay": measure_idle_delay(bench)}
+    measured = {"throughput": measure_throughput(bench), "idle_delay": measure_idle_delay(bench)}
+    if bench.args.baseline and bench.args.delivery_rounds:
+        measured["delivery_ab"] = measure_delivery_ab(bench)
+    return measured
 
 
 # --- ratios, targets and the report ---------------------------------------------------------
@@ -547,6 +626,15 @@ def print_report(summary: Mapping[str, Mapping[str, Any]], webhooks: Mapping[str
         print(
             f"Commit to first attempt, idle server ({idle['count']} paced leads): median "
             f"{idle['median_ms']:.0f} ms, p90 {idle['p90_ms']:.0f} ms, max {idle['max_ms']:.0f} ms"
+        )
+    ab = webhooks.get("delivery_ab")
+    if ab:
+        rates, cpus = ab["deliveries_per_s"], ab["worker_cpu_ms_per_delivery"]
+        print(
+            f"Delivery A/B ({len(ab['rounds']['now'])} interleaved rounds, medians): "
+            f"{rates['now'] or 0:.0f} deliveries/s now, {rates['baseline'] or 0:.0f} before "
+            f"(x{ab['deliveries_per_s now / baseline'] or 0:.2f}); worker CPU "
+            f"{cpus['now'] or 0:.2f} ms now, {cpus['baseline'] or 0:.2f} ms before each"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from leadapp.extensions import db
 from leadapp.models import Lead
+from leadapp.services import idempotency
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, post_lead
@@ -206,6 +208,33 @@ def test_keys_are_remembered_for_24_hours_only(app: Flask) -> None:
     assert "Idempotency-Replayed" not in fresh.headers
     assert fresh.get_json()["id"] != first["id"]
     assert remembered_keys(app) == 1
+
+
+def test_the_periodic_sweep_clears_only_expired_keys(app: Flask) -> None:
+    client = app.test_client()
+    headers = {**bearer(create_api_key(app))}
+    old = [
+        post_lead(client, lead_payload(n), headers={**headers, "Idempotency-Key": f"old-{n}"})
+        for n in range(3)
+    ]
+    young = post_lead(client, lead_payload(9), headers={**headers, "Idempotency-Key": "young"})
+    assert all(r.status_code == 201 for r in [*old, young])
+    old_ids = [r.get_json()["id"] for r in old]
+    with app.app_context():
+        db.session.execute(
+            update(Lead)
+            .where(Lead.id.in_([uuid.UUID(i) for i in old_ids]))
+            .values(created_at=Lead.created_at - timedelta(hours=24, seconds=1))
+        )
+        db.session.commit()
+        # Two batches and a last, short one: every expired key, whatever the batch size.
+        assert idempotency.sweep_expired(batch_size=2) == 3
+        assert idempotency.sweep_expired(batch_size=2) == 0
+    assert remembered_keys(app) == 1
+    # The leads stay; only the key's MACs went, so the young key still replays.
+    assert count(app, Lead) == 4
+    again = post_lead(client, lead_payload(9), headers={**headers, "Idempotency-Key": "young"})
+    assert again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
 
 
 def test_the_record_holds_no_plaintext(app: Flask) -> None:

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from leadapp.extensions import db
+from leadapp.models.lead import ATTRIBUTION_FIELDS
 from leadapp.models.spam import SPAM_KINDS, SpamCount
+from leadapp.services.leads import lead_from_row
 from leadapp.services.upsert import dialect_insert
 from leadapp.timeutil import utcnow
 
@@ -42,19 +44,24 @@ def decoy_lead(
     consent: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A lead-shaped body with a fresh id, for an answer that must look like a success."""
-    return {
+    """A lead-shaped body with a fresh id, for an answer that must look like a success.
+
+    Built by the one builder of a stored lead's body, from a row that is never written.
+    """
+    row = {
         "id": uuid.uuid4(),
         "name": _text(fields.get("name")),
         "email": _text(fields.get("email")),
         "phone": _text(fields.get("phone")),
         "ip_address": ip_address,
         "created_at": created_at or utcnow(),
-        "attribution": dict(attribution),
-        "consent": dict(consent) if consent else None,
+        **{name: attribution.get(name) for name in ATTRIBUTION_FIELDS},
+        "consent_given_at": consent["given_at"] if consent else None,
+        "consent_text": consent["text"] if consent else None,
         "resubmissions": 0,
         "last_resubmitted_at": None,
     }
+    return lead_from_row(row)
 
 
 def _text(value: Any) -> str:
