@@ -32,9 +32,9 @@ from tests.support.browser import (
 )
 from tests.support.observed import SUITE as OBSERVED
 from tests.support.observed import check_suite
-from tests.support.postgres import empty_tables
+from tests.support.postgres import empty_tables, migrated_schema
 from tests.support.redis_server import PrivateRedis, redis_server_problem
-from tests.support.servers import ThreadedServer
+from tests.support.servers import ThreadedServer, WorkerProcess
 from tests.support.services import (
     POSTGRES_URL,
     REDIS_URL,
@@ -101,6 +101,17 @@ def postgres_schema() -> str:
         upgrade()
         db.engine.dispose()
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="module")
+def schema_url(request: pytest.FixtureRequest, test_keys: dict[str, str]) -> Iterator[str]:
+    """The CI's PostgreSQL, in a schema of the module's own, migrated by `flask db upgrade`."""
+    # Its own: other modules empty the public schema's tables at will, and another run of
+    # the suite may be using the same database at the same time.
+    require_service("PostgreSQL", postgres_problem())
+    prefix = "leadapp_" + request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    with migrated_schema(POSTGRES_URL, test_keys, prefix) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -260,3 +271,20 @@ def worker_for() -> Iterator[Callable[[Flask], Worker]]:
     yield start
     for worker in started:
         worker.stop(5)
+
+
+@pytest.fixture
+def start_worker_process(
+    tmp_path: Path,
+) -> Iterator[Callable[[dict[str, str], str], WorkerProcess]]:
+    """Start `flask webhooks worker` processes, logging to tmp_path/NAME.log; kill them after."""
+    started: list[WorkerProcess] = []
+
+    def start(env: dict[str, str], name: str) -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"{name}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()

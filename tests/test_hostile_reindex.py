@@ -22,15 +22,11 @@ from leadapp.timeutil import utcnow
 from tests.support.apps import create_api_key
 from tests.support.builders import e164_for, lead_payload
 from tests.support.client import bearer
+from tests.support.tables import lightweight_table
 
 # Only the columns of revision 0002, so these rows can be written before 0005 runs.
-LEADS_0002 = sa.table(
-    "leads",
-    *(sa.column(name, sa.String()) for name in ("name", "email", "phone", "ip_address")),
-    sa.column("id", sa.Uuid()),
-    sa.column("email_bidx", sa.LargeBinary()),
-    sa.column("phone_bidx", sa.LargeBinary()),
-    sa.column("created_at", sa.DateTime(timezone=True)),
+LEADS_0002 = lightweight_table(
+    "leads", "id", "name", "email", "phone", "ip_address", "email_bidx", "phone_bidx", "created_at"
 )
 
 

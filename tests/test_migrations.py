@@ -9,24 +9,27 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    LargeBinary,
-    String,
-    Uuid,
-    column,
-    delete,
-    insert,
-    inspect,
-    select,
-    table,
-    text,
-    update,
-)
+from sqlalchemy import delete, insert, inspect, select, text, update
 
 from leadapp import create_app
 from leadapp.extensions import db
+from tests.support.tables import lightweight_table
+
+# Lightweight tables: only the columns these tests write and read, at the revisions they use.
+# leads as 0006 stores them, with the two columns 0007 moves the idempotency records into.
+LEADS = lightweight_table(
+    "leads",
+    *("id", "name", "email", "phone", "email_bidx", "phone_bidx", "created_at"),
+    *("idempotency_key_hash", "idempotency_body_hash"),
+)
+RECORDS = lightweight_table("idempotency_keys", "key_hash", "body_hash", "lead_id", "created_at")
+ENDPOINTS = lightweight_table("webhook_endpoints", "id", "url", "secret", "events", "created_at")
+# The columns a message's state shares between webhook_deliveries (0004-0008) and outbox.
+STATE = ("id", "event", "lead_id", "status", "attempts", "claimed_by", "last_error")
+DELIVERIES = lightweight_table(
+    "webhook_deliveries", "endpoint_id", *STATE, "created_at", "claimed_until"
+)
+OUTBOX = lightweight_table("outbox", "channel", "target_id", *STATE, "created_at", "claimed_until")
 
 
 @pytest.fixture
@@ -68,32 +71,15 @@ def test_downgrade_to_base_and_back(migrated_app) -> None:
 def test_idempotency_records_move_into_the_lead_row_and_back(migrated_app) -> None:
     lead_id, key_hash, body_hash = uuid.uuid4(), b"k" * 32, b"b" * 32
     created = datetime(2026, 12, 1, tzinfo=UTC)
-    leads = table(
-        "leads",
-        *(column(name, String) for name in ("name", "email", "phone")),
-        column("id", Uuid),
-        column("email_bidx", LargeBinary),
-        column("phone_bidx", LargeBinary),
-        column("created_at", DateTime(timezone=True)),
-        column("idempotency_key_hash", LargeBinary),
-        column("idempotency_body_hash", LargeBinary),
-    )
-    records = table(
-        "idempotency_keys",
-        column("key_hash", LargeBinary),
-        column("body_hash", LargeBinary),
-        column("lead_id", Uuid),
-        column("created_at", DateTime(timezone=True)),
-    )
     lead = {"id": lead_id, "name": "n", "email": "e", "phone": "p", "created_at": created}
     with migrated_app.app_context():
         downgrade(revision="0006")
         with db.engine.begin() as connection:
             connection.execute(
-                insert(leads), {**lead, "email_bidx": b"e" * 32, "phone_bidx": b"p" * 32}
+                insert(LEADS), {**lead, "email_bidx": b"e" * 32, "phone_bidx": b"p" * 32}
             )
             connection.execute(
-                insert(records),
+                insert(RECORDS),
                 {
                     "key_hash": key_hash,
                     "body_hash": body_hash,
@@ -104,42 +90,17 @@ def test_idempotency_records_move_into_the_lead_row_and_back(migrated_app) -> No
         upgrade()
         with db.engine.connect() as connection:
             moved = connection.execute(
-                select(leads.c.idempotency_key_hash, leads.c.idempotency_body_hash)
+                select(LEADS.c.idempotency_key_hash, LEADS.c.idempotency_body_hash)
             ).one()
         assert (moved.idempotency_key_hash, moved.idempotency_body_hash) == (key_hash, body_hash)
         assert "idempotency_keys" not in inspect(db.engine).get_table_names()
         downgrade(revision="0006")
         with db.engine.connect() as connection:
-            back = connection.execute(select(records.c.key_hash, records.c.lead_id)).one()
+            back = connection.execute(select(RECORDS.c.key_hash, RECORDS.c.lead_id)).one()
         assert (back.key_hash, back.lead_id) == (key_hash, lead_id)
         with db.engine.begin() as connection:
-            connection.execute(delete(records))
-            connection.execute(delete(leads))
-
-
-ENDPOINTS = table(
-    "webhook_endpoints",
-    column("id", Uuid),
-    column("url", String),
-    column("secret", String),
-    column("events", String),
-    column("created_at", DateTime(timezone=True)),
-)
-# The columns a message's state shares between webhook_deliveries (0004-0008) and outbox.
-STATE = ("id", "event", "lead_id", "status", "attempts", "claimed_by", "last_error")
-
-
-def _state_columns() -> list:
-    """Lightweight columns of a message's state, for either table."""
-    types = {"id": Uuid, "lead_id": Uuid, "attempts": Integer}
-    return [column(name, types.get(name, String)) for name in STATE] + [
-        column("created_at", DateTime(timezone=True)),
-        column("claimed_until", DateTime(timezone=True)),
-    ]
-
-
-DELIVERIES = table("webhook_deliveries", column("endpoint_id", Uuid), *_state_columns())
-OUTBOX = table("outbox", column("channel", String), column("target_id", Uuid), *_state_columns())
+            connection.execute(delete(RECORDS))
+            connection.execute(delete(LEADS))
 
 
 def _add_endpoint(connection, endpoint_id: uuid.UUID, now: datetime) -> None:

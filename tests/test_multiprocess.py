@@ -15,7 +15,7 @@ import pytest
 from tests.support.builders import lead_payload
 from tests.support.challenges import encode_solution, solve
 from tests.support.client import Answer
-from tests.support.postgres import empty_tables, migrated_schema
+from tests.support.postgres import empty_tables
 from tests.support.processes import flask_command
 from tests.support.redis_server import PrivateRedis
 from tests.support.servers import (
@@ -24,27 +24,16 @@ from tests.support.servers import (
     leadapp_servers,
     unhandled_errors,
 )
-from tests.support.services import POSTGRES_URL, postgres_problem, require_service
 from tests.support.stored import read_leads
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 RACERS = 100
-# A schema of this run's own: other modules empty the public schema's tables at will, and
-# another run of the suite may be using the same database at the same time.
 # The contract: a blocklist change reaches every running process within 30 seconds.
 BLOCKLIST_PROPAGATION_SECONDS = 30
 
 StartServers = Callable[..., AbstractContextManager[list[LeadAppServer]]]
-
-
-@pytest.fixture(scope="module")
-def schema_url(test_keys: dict[str, str]) -> Iterator[str]:
-    """The CI's PostgreSQL, in a schema of this module's own, migrated by `flask db upgrade`."""
-    require_service("PostgreSQL", postgres_problem())
-    with migrated_schema(POSTGRES_URL, test_keys, "leadapp_multiprocess") as url:
-        yield url
 
 
 @pytest.fixture

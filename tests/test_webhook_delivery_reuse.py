@@ -10,7 +10,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -30,12 +30,18 @@ SETTINGS = {
 }
 
 
-def _queue_leads(app: Flask, receiver: Receiver, count: int, first: int = 100) -> list[dict]:
-    """Subscribe the receiver to lead.created, then store `count` leads (no worker yet)."""
+def _queue_leads(
+    make_app: Callable[..., Flask], receiver: Receiver, count: int, delay: float = 0.0
+) -> tuple[Flask, list[dict]]:
+    """An app with SETTINGS and `count` leads queued for the receiver (no worker yet).
 
+    The receiver, subscribed to lead.created, answers each request after `delay` seconds.
+    """
+    receiver.delay = delay
+    app = make_app(**SETTINGS)
     key = create_api_key(app)
     _, receiver.secret = add_endpoint(app, receiver.url(), "lead.created")
-    return [store_lead(app, key, first + n) for n in range(count)]
+    return app, [store_lead(app, key, 100 + n) for n in range(count)]
 
 
 def _by_lead(app: Flask) -> dict[str, dict]:
@@ -43,18 +49,22 @@ def _by_lead(app: Flask) -> dict[str, dict]:
     return {str(r["lead_id"]): r for r in delivery_rows(app) if r["event"] == "lead.created"}
 
 
+def _wait_delivered(app: Flask, timeout: float, what: str) -> None:
+    """Wait until every lead.created delivery is recorded as delivered."""
+    wait_until(
+        lambda: all(r["status"] == "delivered" for r in _by_lead(app).values()),
+        timeout=timeout,
+        what=what,
+    )
+
+
 def test_deliveries_to_one_endpoint_share_a_connection(
     make_app, receiver: Receiver, worker_for
 ) -> None:
-    app = make_app(**SETTINGS)
-    leads = _queue_leads(app, receiver, 12)
+    app, leads = _queue_leads(make_app, receiver, 12)
     worker_for(app)
     wait_until(lambda: len(receiver.answered(200)) >= 12, timeout=15, what="12 deliveries")
-    wait_until(
-        lambda: all(r["status"] == "delivered" for r in _by_lead(app).values()),
-        timeout=10,
-        what="the deliveries recorded",
-    )
+    _wait_delivered(app, timeout=10, what="the deliveries recorded")
     time.sleep(0.5)  # nothing more may come
     assert receiver.unverified == []
     assert sorted(r.json()["data"]["id"] for r in receiver.requests) == sorted(
@@ -72,14 +82,9 @@ def test_a_receiver_answering_connection_close_gets_every_delivery(
     make_app, receiver: Receiver, worker_for
 ) -> None:
     receiver.behaviour = lambda _request, _n: (200, {"Connection": "close"})
-    app = make_app(**SETTINGS)
-    _queue_leads(app, receiver, 5)
+    app, _ = _queue_leads(make_app, receiver, 5)
     worker_for(app)
-    wait_until(
-        lambda: all(r["status"] == "delivered" for r in _by_lead(app).values()),
-        timeout=15,
-        what="5 deliveries recorded",
-    )
+    _wait_delivered(app, timeout=15, what="5 deliveries recorded")
     assert len(receiver.requests) == 5
     # It closed each connection, so each delivery came on a new one, none failed on a dead one.
     assert receiver.connections == 5
@@ -91,8 +96,7 @@ def test_one_failure_in_a_batch_is_recorded_apart_from_the_successes(
     make_app, receiver: Receiver, worker_for
 ) -> None:
     receiver.behaviour = lambda _request, n: (500, {}) if n == 2 else (200, {})
-    app = make_app(**SETTINGS)
-    leads = _queue_leads(app, receiver, 6)
+    app, leads = _queue_leads(make_app, receiver, 6)
     worker_for(app)
     wait_until(lambda: len(receiver.requests) >= 6, timeout=15, what="6 attempts")
     wait_until(
@@ -118,9 +122,7 @@ def test_one_failure_in_a_batch_is_recorded_apart_from_the_successes(
 
 
 def test_an_erasure_during_a_batch_wins(make_app, receiver: Receiver, worker_for) -> None:
-    receiver.delay = 0.4
-    app = make_app(**SETTINGS)
-    leads = _queue_leads(app, receiver, 8)
+    app, leads = _queue_leads(make_app, receiver, 8, delay=0.4)
     key = create_api_key(app, name="eraser")
     worker_for(app)
     wait_until(lambda: receiver.requests, timeout=10, what="the first attempt")
@@ -152,9 +154,7 @@ def test_an_erasure_during_a_batch_wins(make_app, receiver: Receiver, worker_for
 def test_stop_finishes_the_attempt_under_way_and_gives_back_the_rest(
     make_app, receiver: Receiver
 ) -> None:
-    receiver.delay = 0.5
-    app = make_app(**SETTINGS)
-    leads = _queue_leads(app, receiver, 6)
+    app, leads = _queue_leads(make_app, receiver, 6, delay=0.5)
     worker = Worker(app).start()
     try:
         wait_until(lambda: receiver.requests, timeout=10, what="the first attempt")
@@ -175,11 +175,7 @@ def test_stop_finishes_the_attempt_under_way_and_gives_back_the_rest(
     started = time.monotonic()
     successor = Worker(app).start()
     try:
-        wait_until(
-            lambda: all(r["status"] == "delivered" for r in _by_lead(app).values()),
-            timeout=10,
-            what="the successor to deliver the rest",
-        )
+        _wait_delivered(app, timeout=10, what="the successor to deliver the rest")
     finally:
         successor.stop(5)
     assert time.monotonic() - started < 5  # not after a lease ran out
@@ -192,20 +188,14 @@ def test_stop_finishes_the_attempt_under_way_and_gives_back_the_rest(
 def test_a_batch_starts_no_attempt_past_its_window_and_the_lease_covers_it(
     make_app, receiver: Receiver
 ) -> None:
-    receiver.delay = 0.3
-    app = make_app(**SETTINGS)
-    leads = _queue_leads(app, receiver, 6)
+    app, leads = _queue_leads(make_app, receiver, 6, delay=0.3)
     worker = Worker(app)
     assert worker.lease_seconds >= worker.timeout + worker.batch_seconds + 20
     assert worker.lease_seconds <= 60
     worker.batch_seconds = 0.5  # a short window: the batch is cut short and given back
     worker.start()
     try:
-        wait_until(
-            lambda: all(r["status"] == "delivered" for r in _by_lead(app).values()),
-            timeout=15,
-            what="every delivery",
-        )
+        _wait_delivered(app, timeout=15, what="every delivery")
     finally:
         worker.stop(5)
     sent = [r.json()["data"]["id"] for r in receiver.requests]

@@ -36,7 +36,12 @@ from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
 from tests.support.processes import flask_command
-from tests.support.servers import LeadAppServer, WorkerProcess, leadapp_environment
+from tests.support.servers import (
+    LeadAppServer,
+    WorkerProcess,
+    leadapp_environment,
+    sigterm_mid_delivery,
+)
 from tests.support.waiting import black_hole, wait_until
 from tests.support.webhook_receiver import Receiver, add_endpoint, always, delivery_rows, in_turn
 
@@ -589,25 +594,17 @@ def test_a_hanging_receiver_leaves_intake_latency_unchanged(sqlite_env, tmp_path
         server.stop()
 
 
-def test_the_server_sigtermed_finishes_its_attempt_and_exits(sqlite_env, tmp_path) -> None:
-    receiver = Receiver(always(200), delay=2.0)
-    try:
-        operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
-        key = create_api_key(operator)
-        _, receiver.secret = add_endpoint(operator, receiver.url())
-        server = LeadAppServer(sqlite_env, tmp_path / "server.log").start()
-        answer = server.request("POST", "/leads", lead_payload(3), headers=bearer(key))
-        assert answer.status == 201
-        wait_until(lambda: receiver.requests, timeout=10, what="the attempt to start")
-        assert server.process is not None
-        server.process.terminate()
-        assert server.process.wait(timeout=15) == 0, server.log()
-        assert [r.answered for r in receiver.requests] == [200]
-        (row,) = delivery_rows(operator)
-        assert row["status"] == "delivered", server.log()
-        assert receiver.unverified == []
-    finally:
-        receiver.close()
+def test_the_server_sigtermed_finishes_its_attempt_and_exits(
+    sqlite_env, tmp_path, receiver: Receiver
+) -> None:
+    receiver.delay = 2.0
+    operator = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_env["LEADAPP_DATABASE_URL"]})
+    key = create_api_key(operator)
+    _, receiver.secret = add_endpoint(operator, receiver.url())
+    server, _ = sigterm_mid_delivery(sqlite_env, tmp_path / "server.log", key, 3, receiver)
+    (row,) = delivery_rows(operator)
+    assert row["status"] == "delivered", server.log()
+    assert receiver.unverified == []
 
 
 def test_every_delivery_id_is_a_uuid(make_app) -> None:

@@ -25,10 +25,12 @@ from flask import Flask
 from waitress.server import create_server
 
 from leadapp.server import waitress_settings
-from tests.support.client import Answer, http_request
+from tests.support.builders import lead_payload
+from tests.support.client import Answer, bearer, http_request
 from tests.support.observed import SUITE as OBSERVED
 from tests.support.processes import REPO_ROOT, signal_group, stop_process
 from tests.support.waiting import free_port, wait_until
+from tests.support.webhook_receiver import Receiver
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -200,6 +202,29 @@ def unhandled_errors(servers: list[LeadAppServer]) -> list[str]:
         for line in server.log().splitlines()
         if "unhandled error" in line or '"status": 500' in line
     ]
+
+
+def sigterm_mid_delivery(
+    env: Mapping[str, str], log_path: Path, key: str, n: int, receiver: Receiver
+) -> tuple[LeadAppServer, Answer]:
+    """POST lead `n` to a new server and SIGTERM it while the receiver holds its webhook.
+
+    The graceful stop's contract: the server finishes the attempt under way, which the
+    receiver answers 200, and exits 0. Returns the stopped server (for its log) and the
+    answer to the POST.
+    """
+    server = LeadAppServer(env, log_path).start()
+    try:
+        answer = server.request("POST", "/leads", lead_payload(n), headers=bearer(key))
+        assert answer.status == 201
+        wait_until(lambda: receiver.requests, timeout=10, what="the attempt to start")
+        assert server.process is not None
+        server.process.terminate()
+        assert server.process.wait(timeout=15) == 0, server.log()
+    finally:
+        server.stop()
+    assert [r.answered for r in receiver.requests] == [200]
+    return server, answer
 
 
 class ThreadedServer:
