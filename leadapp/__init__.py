@@ -34,15 +34,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_routing(app)
     try:
         app.config.from_mapping(load_config(os.environ, Path(app.instance_path)))
+        if config:
+            app.config.from_mapping(config)
+        complete_config(app.config)
+        # Inside: the keyring refuses malformed keys (a ConfigError naming the variable).
+        _register_state(app)
     except ConfigError as error:
         if _register_key_generation_only(app):
             return app
         _exit_if_command_line(error)
         raise
-    if config:
-        app.config.from_mapping(config)
-    complete_config(app.config)
-    _register_state(app)
     _register_database(app)
     register_pipeline(app)
     register_error_handlers(app)

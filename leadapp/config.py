@@ -10,10 +10,13 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import phonenumbers
 from limits import parse_many
+from limits.storage import SCHEMES as RATE_LIMIT_STORAGE_SCHEMES
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_LEADS_LIMIT = "5 per minute;50 per hour"
 DEFAULT_INTEGRATIONS_LIMIT = "6000 per minute"
@@ -48,13 +51,97 @@ def _int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
     return int(raw)
 
 
+def _rate_limit_setting(environ: Mapping[str, str], name: str, default: str) -> str:
+    """Read a rate limit (limits' syntax, e.g. '5 per minute;50 per hour'), or fail naming it."""
+    raw = environ.get(name, "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '10 per minute;100 per hour', got {raw!r}"
+        ) from None
+    return raw
+
+
+def _database_url_setting(environ: Mapping[str, str], instance_path: Path) -> str:
+    """The SQLAlchemy URL, refused when it does not parse or names no installed driver."""
+    raw = environ.get("LEADAPP_DATABASE_URL", "").strip()
+    if not raw:
+        return f"sqlite:///{instance_path / 'leadapp.sqlite3'}"
+    try:
+        make_url(raw).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        # The URL is not echoed: it may carry a password.
+        raise ConfigError(
+            "LEADAPP_DATABASE_URL must be an SQLAlchemy database URL such as "
+            "'postgresql+psycopg://user:password@host/db' with an installed driver"
+        ) from None
+    return raw
+
+
+def _storage_uri_setting(environ: Mapping[str, str]) -> str:
+    """The rate-limit storage URI, refused unless its scheme is one the limits package knows."""
+    raw = environ.get("LEADAPP_RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+    scheme, separator, _rest = raw.partition("://")
+    if not separator or scheme not in RATE_LIMIT_STORAGE_SCHEMES:
+        raise ConfigError(
+            "LEADAPP_RATELIMIT_STORAGE_URI must be a storage URI such as 'memory://' or "
+            f"'redis://host:6379/0', got scheme {scheme if separator else raw!r}"
+        )
+    return raw
+
+
+def _origins_setting(environ: Mapping[str, str]) -> list[str]:
+    """LEADAPP_CORS_ORIGINS: origins exactly as browsers send them (scheme://host[:port])."""
+    origins = _split_list(environ.get("LEADAPP_CORS_ORIGINS"))
+    for origin in origins:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (raises ValueError on a malformed port)
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or f"{parts.scheme}://{parts.netloc}" != origin
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                "LEADAPP_CORS_ORIGINS must list origins such as 'https://www.example.com' "
+                f"(scheme, host, optional port; no path), got {origin!r}"
+            )
+    return origins
+
+
+CONSENT_TEXT_MAX_CHARS = 10_000
+# Control characters other than tab and line breaks: a mistyped or mangled setting.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _consent_text_setting(environ: Mapping[str, str]) -> str | None:
+    """LEADAPP_CONSENT_TEXT: unset, or a text without control characters, at most 10,000 long."""
+    # Surrounding whitespace is the environment's, not the operator's wording.
+    text = environ.get("LEADAPP_CONSENT_TEXT", "").strip() or None
+    if text is not None and (len(text) > CONSENT_TEXT_MAX_CHARS or _CONTROL.search(text)):
+        raise ConfigError(
+            f"LEADAPP_CONSENT_TEXT must be at most {CONSENT_TEXT_MAX_CHARS} characters with no "
+            "control characters"
+        )
+    return text
+
+
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, object]:
-    """Translate the LEADAPP_* environment into Flask configuration keys."""
+    """Translate the LEADAPP_* environment into Flask configuration keys.
+
+    Every variable is checked here: a malformed one raises ConfigError naming it, so the
+    app never starts with a setting silently ignored or turned off.
+    """
     env = environ.get("LEADAPP_ENV", "development").strip() or "development"
     if env not in {"development", "production"}:
         raise ConfigError(f"LEADAPP_ENV must be 'development' or 'production', got {env!r}")
@@ -76,29 +163,30 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
                 + " and ".join(missing)
                 + " (generate them with `flask --app leadapp keys generate`)."
             )
-    # Left empty in development: the keyring fills them from the instance folder (crypto.py).
+    # Left empty in development: the keyring fills them from the instance folder (crypto.py),
+    # which also refuses a malformed key, naming its variable, as the factory starts.
 
-    database_url = environ.get("LEADAPP_DATABASE_URL", "").strip() or (
-        f"sqlite:///{instance_path / 'leadapp.sqlite3'}"
-    )
+    database_url = _database_url_setting(environ, instance_path)
     region = environ.get("LEADAPP_DEFAULT_REGION", "").strip().upper() or None
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(
             f"LEADAPP_DEFAULT_REGION must be an ISO region code such as GB, got {region!r}"
         )
-    storage_uri = environ.get("LEADAPP_RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+    storage_uri = _storage_uri_setting(environ)
 
     return {
         "LEADAPP_ENV": env,
         "LEADAPP_ENCRYPTION_KEYS": encryption_keys,
         "LEADAPP_BLIND_INDEX_KEY": blind_index_key,
-        "LEADAPP_RATELIMIT_LEADS": environ.get("LEADAPP_RATELIMIT_LEADS", "").strip()
-        or DEFAULT_LEADS_LIMIT,
-        "LEADAPP_RATELIMIT_INTEGRATIONS": environ.get("LEADAPP_RATELIMIT_INTEGRATIONS", "").strip()
-        or DEFAULT_INTEGRATIONS_LIMIT,
+        "LEADAPP_RATELIMIT_LEADS": _rate_limit_setting(
+            environ, "LEADAPP_RATELIMIT_LEADS", DEFAULT_LEADS_LIMIT
+        ),
+        "LEADAPP_RATELIMIT_INTEGRATIONS": _rate_limit_setting(
+            environ, "LEADAPP_RATELIMIT_INTEGRATIONS", DEFAULT_INTEGRATIONS_LIMIT
+        ),
         "LEADAPP_TRUSTED_PROXIES": _int_setting(environ, "LEADAPP_TRUSTED_PROXIES", 0),
         "LEADAPP_DEFAULT_REGION": region,
-        "LEADAPP_CORS_ORIGINS": _split_list(environ.get("LEADAPP_CORS_ORIGINS")),
+        "LEADAPP_CORS_ORIGINS": _origins_setting(environ),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": storage_uri,
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
@@ -120,11 +208,9 @@ def _choice_setting(environ: Mapping[str, str], name: str, choices: tuple[str, .
 
 def _intake_settings(environ: Mapping[str, str]) -> dict[str, object]:
     """Bot defence, consent and duplicate disclosure (contract v2)."""
-    # Surrounding whitespace is the environment's, not the operator's wording.
-    consent_text = environ.get("LEADAPP_CONSENT_TEXT", "").strip() or None
     return {
         "LEADAPP_CHALLENGE": _choice_setting(environ, "LEADAPP_CHALLENGE", ("off", "on")) == "on",
-        "LEADAPP_CONSENT_TEXT": consent_text,
+        "LEADAPP_CONSENT_TEXT": _consent_text_setting(environ),
         "LEADAPP_DUPLICATES_ANONYMOUS": _choice_setting(
             environ, "LEADAPP_DUPLICATES_ANONYMOUS", ("reveal", "conceal")
         ),
@@ -184,16 +270,9 @@ def _deployment_settings(environ: Mapping[str, str]) -> dict[str, object]:
             raise ConfigError(
                 f"LEADAPP_TRUSTED_PROXY_NETWORKS must list IP networks, got {text!r}"
             ) from None
-    auth_failures = (
-        environ.get("LEADAPP_RATELIMIT_AUTH_FAILURES", "").strip() or DEFAULT_AUTH_FAILURES_LIMIT
+    auth_failures = _rate_limit_setting(
+        environ, "LEADAPP_RATELIMIT_AUTH_FAILURES", DEFAULT_AUTH_FAILURES_LIMIT
     )
-    try:
-        parse_many(auth_failures)
-    except ValueError:
-        raise ConfigError(
-            "LEADAPP_RATELIMIT_AUTH_FAILURES must be a rate limit such as '10 per minute', "
-            f"got {auth_failures!r}"
-        ) from None
     return {
         "LEADAPP_TRUSTED_PROXY_NETWORKS": tuple(networks),
         "LEADAPP_SHUTDOWN_SECONDS": _int_setting(

@@ -1,4 +1,5 @@
-"""Clean failures at the edges: production without keys is one line, never a traceback.
+"""Clean failures at the edges: production without keys, or any malformed LEADAPP_* setting,
+is one line and a failure, never a traceback nor a setting silently ignored.
 
 The one command that runs without keys is the one that makes them: `keys generate`.
 """
@@ -7,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,6 +20,7 @@ from cryptography.fernet import Fernet
 from leadapp.cli import asks_for_key_generation
 from leadapp.crypto import Keyring
 from tests.support.processes import REPO_ROOT
+from tests.support.servers import leadapp_environment
 
 
 def without_keys() -> dict[str, str]:
@@ -91,3 +96,123 @@ def test_keys_generate_works_in_production_without_keys() -> None:
 )
 def test_only_keys_generate_runs_without_configuration(argv: list[str], expected: bool) -> None:
     assert asks_for_key_generation(argv) is expected
+
+
+# A malformed value of every LEADAPP_* variable the code reads (contract v3, "Operations"):
+# a variable added to config.py without an entry here fails the enumeration test below.
+MALFORMED = {
+    "LEADAPP_ENV": "staging",
+    "LEADAPP_ENCRYPTION_KEYS": "not-a-fernet-key",
+    "LEADAPP_BLIND_INDEX_KEY": "short",
+    "LEADAPP_DATABASE_URL": "postgres//leadapp@db/leadapp",
+    "LEADAPP_RATELIMIT_STORAGE_URI": "redis//127.0.0.1:6379",
+    "LEADAPP_RATELIMIT_LEADS": "5 per fortnight",
+    "LEADAPP_RATELIMIT_INTEGRATIONS": "lots",
+    "LEADAPP_RATELIMIT_AUTH_FAILURES": "10 per moment",
+    "LEADAPP_TRUSTED_PROXIES": "two",
+    "LEADAPP_TRUSTED_PROXY_NETWORKS": "10.0.0.0/33",
+    "LEADAPP_DEFAULT_REGION": "England",
+    "LEADAPP_CORS_ORIGINS": "www.example.com",
+    "LEADAPP_CONSENT_TEXT": "I agree\x1b[0m",
+    "LEADAPP_CHALLENGE": "yes",
+    "LEADAPP_DUPLICATES_ANONYMOUS": "hide",
+    "LEADAPP_RETENTION_DAYS": "30d",
+    "LEADAPP_SHUTDOWN_SECONDS": "-1",
+    "LEADAPP_WEBHOOK_WORKER": "auto",
+    "LEADAPP_WEBHOOK_TIMEOUT": "10s",
+    "LEADAPP_WEBHOOK_MAX_ATTEMPTS": "0",
+    "LEADAPP_WEBHOOK_RETRY_SECONDS": "soon",
+}
+CONFIG_SOURCE = REPO_ROOT / "leadapp" / "config.py"
+# Every way config.py reads a variable: environ.get("NAME" …) or a helper's (environ, "NAME" …).
+READ_FROM_ENVIRONMENT = re.compile(r'environ(?:\.get\(|,\s*)"(LEADAPP_[A-Z0-9_]+)"')
+
+
+def variables_read() -> set[str]:
+    """The LEADAPP_* variables the code reads from the environment, found in its source."""
+    names = set(READ_FROM_ENVIRONMENT.findall(CONFIG_SOURCE.read_text(encoding="utf-8")))
+    # config.py is the only reader: no other module of the package looks at os.environ.
+    for path in (REPO_ROOT / "leadapp").rglob("*.py"):
+        if path != CONFIG_SOURCE:
+            assert "os.environ" not in path.read_text(encoding="utf-8") or path.name == (
+                "__init__.py"
+            ), path
+    return names
+
+
+def test_every_variable_read_has_a_malformed_sample_and_a_documented_row() -> None:
+    read = variables_read()
+    assert len(read) >= 20, read  # the pattern still finds them
+    assert read == set(MALFORMED), "update MALFORMED for: " + ", ".join(read ^ set(MALFORMED))
+    documented = set(
+        re.findall(
+            r"^\| `(LEADAPP_[A-Z0-9_]+)`",
+            Path(REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"),
+            re.MULTILINE,
+        )
+    )
+    assert read <= documented, read - documented
+
+
+def start_with(name: str, value: str, tmp: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """Start `python COMMAND` as a production process whose `name` is `value`."""
+    env = leadapp_environment(
+        {
+            "LEADAPP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "LEADAPP_BLIND_INDEX_KEY": Fernet.generate_key().decode(),
+        },
+        f"sqlite:///{tmp / 'leadapp.sqlite3'}",
+    )
+    env[name] = value
+    return subprocess.run(
+        [sys.executable, *command],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_refused(name: str, result: subprocess.CompletedProcess) -> None:
+    """Exit status non-zero, one line on stderr naming the variable, no traceback."""
+    assert result.returncode != 0, (name, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], (name, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_value_of_any_variable_stops_a_command(tmp_path: Path) -> None:
+    command = ["-m", "flask", "--app", "leadapp", "webhooks", "list"]
+    # A few at a time: each is a Python start-up, mostly waiting on imports.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(
+            zip(
+                MALFORMED,
+                pool.map(lambda item: start_with(*item, tmp_path, command), MALFORMED.items()),
+                strict=True,
+            )
+        )
+    for name, result in results.items():
+        assert_refused(name, result)
+    # The message names the value too where it is not a secret.
+    assert "5 per fortnight" in results["LEADAPP_RATELIMIT_LEADS"].stderr
+    assert Fernet.generate_key().decode()[:4] not in results["LEADAPP_ENCRYPTION_KEYS"].stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "leadapp.server", "--port", "0"],  # make run
+        ["-m", "flask", "--app", "leadapp", "webhooks", "worker"],
+        ["-m", "flask", "--app", "leadapp", "db", "upgrade"],
+    ],
+)
+def test_a_malformed_rate_limit_stops_the_server_and_the_worker(
+    command: list[str], tmp_path: Path
+) -> None:
+    assert_refused(
+        "LEADAPP_RATELIMIT_LEADS",
+        start_with("LEADAPP_RATELIMIT_LEADS", "5 per fortnight", tmp_path, command),
+    )
