@@ -38,9 +38,16 @@ def _over_every_lead(label: str, job: Callable[..., T], batch_size: int) -> T:
 @keys_cli.command("rotate")
 @batch_size_option
 def keys_rotate(batch_size: int) -> None:
-    """Re-encrypt every lead under the newest key (safe to interrupt and rerun)."""
-    result = _over_every_lead("Re-encrypting leads", rotation.rotate_all, batch_size)
-    click.echo(f"Checked {result.checked} leads, re-encrypted {result.rotated}.")
+    """Re-encrypt every encrypted value under the newest key (safe to interrupt and rerun).
+
+    Every table with an encrypted column: leads, webhook endpoints' URLs and secrets, and
+    whatever the models add; afterwards the older keys can be dropped.
+    """
+    total = rotation.count_encrypted_rows()
+    with click.progressbar(length=total, label="Re-encrypting", file=sys.stderr) as bar:
+        result = rotation.rotate_all(batch_size=batch_size, progress=bar.update)
+    for table, (checked, rotated) in result.tables.items():
+        click.echo(f"Checked {checked} {table.replace('_', ' ')}, re-encrypted {rotated}.")
 
 
 @keys_cli.command("reindex")
