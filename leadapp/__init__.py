@@ -19,6 +19,7 @@ from leadapp.extensions import db, migrate
 from leadapp.http.auth_failures import init_auth_failure_limits
 from leadapp.http.pipeline import register_pipeline
 from leadapp.http.ratelimit import init_reset_times
+from leadapp.outbox.worker import init_own_worker
 from leadapp.routing import configure_routing
 from leadapp.services.caches import init_caches
 from leadapp.services.consent import init_consent_cache
@@ -67,6 +68,7 @@ def _register_state(app: Flask) -> None:
     init_auth_failure_limits(app)  # http/auth_failures.py: the parsed lockout limits
     init_reset_times(app)  # http/ratelimit.py: when each rate-limit window ends
     init_openapi_memo(app)  # api/ops.py: the OpenAPI document, built at its first request
+    init_own_worker(app)  # outbox/worker.py: this process's own worker, for /readyz
 
 
 def _register_key_generation_only(app: Flask) -> bool:

@@ -27,7 +27,8 @@ def healthz():
 @bp.get("/readyz")
 @responds(200, 503)
 def readyz():
-    """Readiness: 200 when the database (and Redis, when configured) answers."""
+    """Readiness: 200 when the database (and Redis, when configured) answers and this
+    process's own outbox worker, when it has one, is running."""
     failures = health.failed_checks()
     if failures:
         raise ServiceUnavailable("Not ready: " + ", ".join(failures) + " unavailable.")

@@ -138,9 +138,16 @@ def webhooks_worker(concurrency: int) -> None:
     click.echo(
         f"Webhook worker {worker.id} delivering{queued}; SIGTERM or Ctrl-C stops it.", err=True
     )
+    reason = None
     while not stop.wait(0.5):
-        pass
+        # Its threads keep dying: exit non-zero (a supervisor such as systemd restarts or
+        # reports it) rather than idle while nothing is delivered.
+        reason = worker.gave_up()
+        if reason is not None:
+            break
     finished = worker.stop(timeout=worker.timeout + 5)
+    if reason is not None:
+        raise click.ClickException(f"webhook worker {worker.id} cannot run: {reason}")
     click.echo(
         "Webhook worker stopped." if finished else "Webhook worker stopped mid-attempt.", err=True
     )

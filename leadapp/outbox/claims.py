@@ -129,9 +129,16 @@ def claim_batches(
             )
         ]
         contents: dict[uuid.UUID, Any] = {}
-        for name in {entry.channel for entry in entries}:
-            mine = [entry for entry in entries if entry.channel == name]
-            contents.update(channels[name].build(connection, mine))
+        try:
+            for name in {entry.channel for entry in entries}:
+                mine = [entry for entry in entries if entry.channel == name]
+                contents.update(channels[name].build(connection, mine))
+        except Exception:
+            # A content that cannot be built (a secret under a dropped key) gives its claims
+            # back: the worker's supervisor sees the failure again at once instead of the
+            # rows sitting under a lease while the worker looks idle and healthy.
+            release(ids, worker_id)
+            raise
     orphans = [entry.id for entry in entries if entry.id not in contents]
     if orphans:
         # Queued by a process that had not yet seen its target's removal, or a lead erased

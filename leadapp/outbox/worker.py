@@ -61,6 +61,16 @@ CONTRACT_REDELIVERY_SECONDS = 60.0
 SLOW_FAILURE_SECONDS = 1.0
 ERROR_LOG_SECONDS = 60.0
 DATABASE_ERROR_PAUSE = 2.0
+# Supervision: a thread that dies on an unexpected exception is started again after the
+# n-th of these delays in a row (all within the contract's 10 s), and counts as running
+# again once it has lived STABLE_SECONDS; GIVE_UP_DEATHS deaths in a row mean the worker
+# cannot run (`flask webhooks worker` then exits; the server keeps trying, /readyz says so).
+RESTART_DELAYS = (1.0, 2.0, 4.0, 8.0)
+STABLE_SECONDS = 5.0
+GIVE_UP_DEATHS = 4
+SUPERVISE_SECONDS = 0.25
+# This process's own worker (the server's thread), for /readyz; None when it has none.
+OWN_WORKER_EXTENSION = "leadapp.outbox.own_worker"
 
 
 class Stoppable(Protocol):
@@ -69,6 +79,30 @@ class Stoppable(Protocol):
     def stop(self, timeout: float) -> bool:
         """Finish the work under way (waiting at most `timeout` s); True when it did."""
         ...
+
+
+def init_own_worker(app: Flask) -> None:
+    """Create the slot of this process's own worker (filled by start_background_worker)."""
+    app.extensions[OWN_WORKER_EXTENSION] = None
+
+
+def own_worker_problem(app: Flask) -> str | None:
+    """Why this process's own worker is not running, or None (also when it has none)."""
+    worker: Worker | None = app.extensions.get(OWN_WORKER_EXTENSION)
+    return None if worker is None else worker.problem()
+
+
+class _Supervised:
+    """One supervised thread: what it runs, its current thread, and how it last died."""
+
+    def __init__(self, name: str, target: Callable[[], None]) -> None:
+        self.name = name
+        self.target = target
+        self.thread: threading.Thread | None = None
+        self.started_at = 0.0
+        self.died_at: float | None = None
+        self.deaths = 0  # in a row: reset by a life of STABLE_SECONDS
+        self.reason = ""
 
 
 def register_periodic(app: Flask, job: Callable[[Flask], None]) -> None:
@@ -109,25 +143,92 @@ class Worker:
         self._per_target: Counter[BatchKey] = Counter()
         self.per_target_limit = max(1, int(concurrency * PER_TARGET_SHARE))
         self._idle = threading.Condition()
-        self._threads: list[threading.Thread] = []
+        self._supervised: list[_Supervised] = []
+        self._supervisor: threading.Thread | None = None
         self._periodic_last: dict[int, float] = {}
         self._last_error_log = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> Worker:
-        """Start the poller and the delivery threads (daemons: they never block an exit)."""
-        self._threads = [
-            threading.Thread(target=self._deliver_loop, name=f"outbox-delivery-{n}", daemon=True)
-            for n in range(self.concurrency)
+        """Start the poller, the delivery threads and their supervisor (daemons all)."""
+        self._supervised = [
+            _Supervised(f"outbox-delivery-{n}", self._deliver_loop) for n in range(self.concurrency)
         ]
-        self._threads.append(
-            threading.Thread(target=self._poll_loop, name="outbox-poller", daemon=True)
+        self._supervised.append(_Supervised("outbox-poller", self._poll_loop))
+        for slot in self._supervised:
+            self._launch(slot)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="outbox-supervisor", daemon=True
         )
-        for thread in self._threads:
-            thread.start()
+        self._supervisor.start()
         log.info("outbox worker %s started (%s)", self.id, ", ".join(self.channels) or "no channel")
         return self
+
+    def _launch(self, slot: _Supervised) -> None:
+        """Start (or start again) one supervised thread."""
+        slot.started_at = time.monotonic()
+        slot.died_at = None
+        slot.thread = threading.Thread(
+            target=self._run_supervised, args=(slot,), name=slot.name, daemon=True
+        )
+        slot.thread.start()
+
+    def _run_supervised(self, slot: _Supervised) -> None:
+        """Run a thread's loop; an exception that ends it is recorded for the supervisor."""
+        try:
+            slot.target()
+        except Exception as error:
+            now = time.monotonic()
+            if now - slot.started_at >= STABLE_SECONDS:
+                slot.deaths = 0
+            slot.deaths += 1
+            slot.reason = f"{type(error).__name__}: {error}".strip().rstrip(":")
+            delay = RESTART_DELAYS[min(slot.deaths, len(RESTART_DELAYS)) - 1]
+            log.exception(
+                "outbox worker %s: thread %s died (%s); restarting it in %g s",
+                self.id,
+                slot.name,
+                slot.reason,
+                delay,
+            )
+            slot.died_at = now
+
+    def _supervise(self) -> None:
+        """Start each thread that died again after its delay, until the worker stops."""
+        while not self._stopping.wait(SUPERVISE_SECONDS):
+            for slot in self._supervised:
+                died_at = slot.died_at
+                if died_at is None or (slot.thread is not None and slot.thread.is_alive()):
+                    continue
+                delay = RESTART_DELAYS[min(slot.deaths, len(RESTART_DELAYS)) - 1]
+                if time.monotonic() - died_at >= delay and not self._stopping.is_set():
+                    log.warning(
+                        "outbox worker %s: restarting thread %s (it died: %s)",
+                        self.id,
+                        slot.name,
+                        slot.reason,
+                    )
+                    self._launch(slot)
+
+    def problem(self) -> str | None:
+        """Why the worker is not running (a thread dead or just restarted), or None."""
+        if self._stopping.is_set():
+            return "stopped"
+        now = time.monotonic()
+        for slot in self._supervised:
+            if slot.thread is None or not slot.thread.is_alive():
+                return f"thread {slot.name} is not running ({slot.reason or 'not started'})"
+            if slot.deaths and now - slot.started_at < STABLE_SECONDS:
+                return f"thread {slot.name} restarted after it died ({slot.reason})"
+        return None
+
+    def gave_up(self) -> str | None:
+        """Why the worker cannot run (a thread died GIVE_UP_DEATHS times in a row), or None."""
+        for slot in self._supervised:
+            if slot.deaths >= GIVE_UP_DEATHS:
+                return f"thread {slot.name} died {slot.deaths} times in a row ({slot.reason})"
+        return None
 
     def stop(self, timeout: float) -> bool:
         """Claim nothing more, let the attempts under way finish (at most `timeout` s).
@@ -370,7 +471,12 @@ class _NoWorker:
 
 
 def start_background_worker(app: Flask) -> Stoppable:
-    """Start the in-process worker when LEADAPP_WEBHOOK_WORKER is on; return it for stop()."""
+    """Start the in-process worker when LEADAPP_WEBHOOK_WORKER is on; return it for stop().
+
+    It becomes the process's own worker, which /readyz judges (services/health.py).
+    """
     if not app.config.get("LEADAPP_WEBHOOK_WORKER", True):
         return _NoWorker()
-    return Worker(app).start()
+    worker = Worker(app).start()
+    app.extensions[OWN_WORKER_EXTENSION] = worker
+    return worker

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadapp.extensions import db, limiter
+from leadapp.outbox.worker import own_worker_problem
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,22 @@ def rate_limit_storage_ready() -> bool:
         return False
 
 
+def outbox_worker_ready() -> bool:
+    """Whether this process's own outbox worker runs (True for a process that has none)."""
+    problem = own_worker_problem(current_app._get_current_object())  # type: ignore[attr-defined]
+    if problem is not None:
+        log.warning("readiness: outbox worker not running (%s)", problem)
+        return False
+    return True
+
+
 def failed_checks() -> list[str]:
-    """Names of the backing services that do not answer."""
+    """Names of the backing services, and of this process's own worker, that do not answer."""
     failures = []
     if not database_ready():
         failures.append("database")
     if not rate_limit_storage_ready():
         failures.append("rate-limit storage")
+    if not outbox_worker_ready():
+        failures.append("outbox worker")
     return failures
