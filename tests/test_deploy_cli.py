@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from leadapp.cli import asks_for_key_generation
 from leadapp.crypto import Keyring
+from leadapp.wording import plural
 from tests.support.processes import REPO_ROOT
 
 
@@ -91,3 +94,25 @@ def test_keys_generate_works_in_production_without_keys() -> None:
 )
 def test_only_keys_generate_runs_without_configuration(argv: list[str], expected: bool) -> None:
     assert asks_for_key_generation(argv) is expected
+
+
+def test_counts_in_messages_agree_with_their_nouns() -> None:
+    """One helper words every count the CLI prints: "1 lead", "2 leads", never "1 leads"."""
+    assert plural(1, "lead") == "1 lead"
+    assert plural(0, "lead") == "0 leads"
+    assert plural(2, "failed delivery", "failed deliveries") == "2 failed deliveries"
+    assert plural(1, "failed delivery", "failed deliveries") == "1 failed delivery"
+    assert plural(30.0, "day") == "30 days" and plural(1.0, "day") == "1 day"
+
+
+def test_no_cli_message_puts_a_bare_count_before_a_plural_noun() -> None:
+    """A count written straight before a plural noun reads "1 leads" when it is one."""
+    cli = Path(__file__).resolve().parent.parent / "leadapp" / "cli"
+    bare = re.compile(r"\{[^}]*\} (leads|deliveries|days|keys|endpoints|events)\b")
+    offenders = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted(cli.glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if bare.search(line)
+    ]
+    assert offenders == []

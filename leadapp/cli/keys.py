@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from leadapp.crypto import generate_blind_index_key, generate_encryption_key
 from leadapp.services import reindex, rotation
+from leadapp.wording import plural
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ def _over_every_lead(label: str, job: Callable[..., T], batch_size: int) -> T:
 def keys_rotate(batch_size: int) -> None:
     """Re-encrypt every lead under the newest key (safe to interrupt and rerun)."""
     result = _over_every_lead("Re-encrypting leads", rotation.rotate_all, batch_size)
-    click.echo(f"Checked {result.checked} leads, re-encrypted {result.rotated}.")
+    click.echo(f"Checked {plural(result.checked, 'lead')}, re-encrypted {result.rotated}.")
 
 
 @keys_cli.command("reindex")
@@ -48,7 +49,7 @@ def keys_rotate(batch_size: int) -> None:
 def keys_reindex(batch_size: int) -> None:
     """Recompute every lead's email blind index (after a change of the match key; rerunnable)."""
     result = _over_every_lead("Reindexing emails", reindex.reindex_emails, batch_size)
-    click.echo(f"Checked {result.checked} leads, reindexed {result.reindexed}.")
+    click.echo(f"Checked {plural(result.checked, 'lead')}, reindexed {result.reindexed}.")
     for lead_id, holder in result.collisions:
         click.echo(
             f"Collision: lead {lead_id} has the same email as lead {holder}; it keeps its old"
