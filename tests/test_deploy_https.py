@@ -213,3 +213,18 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "leadapp webhooks worker" in (DEPLOY / "leadapp-worker.service").read_text()
+
+
+def test_the_https_site_keeps_the_proxy_rules_of_nginx_conf() -> None:
+    """Upstream, zones, request id, log format, limits and the location: nginx.conf's, verbatim."""
+    plain = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
+    tls = (DEPLOY / "nginx-https.conf").read_text(encoding="utf-8")
+
+    def shared_head(text: str) -> str:
+        return text[text.index("upstream leadapp {") : text.index("server {")]
+
+    def proxy_rules(text: str) -> str:
+        return text[text.index("    limit_conn leadapp_connections 20;") :]
+
+    assert shared_head(tls) == shared_head(plain)
+    assert proxy_rules(tls) == proxy_rules(plain)
