@@ -111,7 +111,11 @@ class GracefulServer:
 
     def serve(self) -> None:
         """Serve until a stop is requested, then drain and stop."""
-        self.server.print_listen("Serving on http://{}:{}")  # type: ignore[no-untyped-call]
+        server = self.server  # one listener, or a MultiSocketServer with several
+        where = getattr(server, "effective_listen", None) or [
+            (server.effective_host, server.effective_port)
+        ]  # type: ignore[attr-defined]
+        log.info("listening on %s", " ".join(f"http://{host}:{port}" for host, port in where))
         while not self.stop_requested.is_set():
             self._poll()
         self.drain()

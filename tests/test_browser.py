@@ -335,6 +335,37 @@ def test_admin_finds_leads_by_email_and_by_phone(site: Site, open_page) -> None:
     expect(page.locator("#admin-alert")).to_be_empty()
 
 
+def test_admin_table_fits_a_laptop_screen_with_the_erase_buttons_visible(
+    site: Site, open_page
+) -> None:
+    """At 1440 px wide, long values wrap inside their cells instead of pushing Erase away."""
+    from tests.support.operator_data import set_lead
+
+    key = site.api_key()
+    long_values = {
+        "name": "Maximiliana Alexandra Wolfeschlegelsteinhausen-Bergerdorff",
+        "email": "maximiliana.alexandra.wolfeschlegelsteinhausen@subdomain.example-company.com",
+        "ip_address": "2001:db8:85a3:1234:5678:8a2e:370:7334",
+    }
+    lead = site.add_lead(1, key, **long_values)
+    set_lead(site.app, lead["id"], source="spring-newsletter-campaign-for-returning-customers-2026")
+    site.add_lead(2, key)
+    page = open_page(site.url + "/admin", viewport={"width": 1440, "height": 900})
+    sign_in(page, key)
+    expect(rows(page)).to_have_count(2)
+
+    assert no_horizontal_scroll(page)
+    wrap = page.locator(".table-wrap").filter(has=page.locator("#leads-table"))
+    assert wrap.evaluate("(element) => element.scrollWidth <= element.clientWidth")
+    for button in (
+        page.locator("#leads-body").get_by_role("button", name=re.compile("^Erase ")).all()
+    ):
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 1440, box
+        expect(button).to_be_in_viewport()
+
+
 def test_admin_erases_a_lead_after_confirmation(site: Site, open_page) -> None:
     key = site.api_key()
     leads = [site.add_lead(n, key) for n in range(1, 3)]

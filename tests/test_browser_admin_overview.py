@@ -154,3 +154,47 @@ def test_overview_fits_a_phone_screen(
     box = page.locator("#overview-chart svg").bounding_box()
     assert box and 250 < box["width"] <= 375
     expect(page.get_by_role("button", name="Download CSV")).to_be_in_viewport()
+
+
+def computed(locator: Any, *properties: str) -> dict[str, str]:
+    """The element's computed values of these CSS properties."""
+    return locator.evaluate(
+        "(element, names) => Object.fromEntries("
+        "names.map((name) => [name, getComputedStyle(element).getPropertyValue(name)]))",
+        list(properties),
+    )
+
+
+def test_overview_is_styled_by_the_stylesheet(site: Site, open_page) -> None:
+    """What the page loses when style.css breaks: bars in black, a legend run together."""
+    page, key, _ = open_seeded_admin(site, open_page)
+    sign_in(page, key)
+    chart = page.locator("#overview-chart svg")
+    expect(chart.locator("rect.bar-leads")).to_have_count(30)
+
+    black = "rgb(0, 0, 0)"
+    leads_fill = computed(chart.locator("rect.bar-leads").last, "fill")["fill"]
+    spam_fill = computed(chart.locator("rect.bar-spam").last, "fill")["fill"]
+    assert leads_fill == "rgb(29, 78, 216)"  # --accent
+    assert spam_fill == "rgb(245, 158, 11)"
+    assert black not in (leads_fill, spam_fill)
+
+    legend = page.locator(".chart-legend")
+    assert computed(legend, "display")["display"] == "flex"
+    items = legend.locator(".legend-item")
+    expect(items).to_have_count(2)
+    first, second = (items.nth(n).bounding_box() for n in range(2))
+    assert first and second
+    # 0.75rem apart, on one line, neither overlapping nor touching.
+    assert second["x"] - (first["x"] + first["width"]) >= 8
+    assert abs(first["y"] - second["y"]) < 2
+    for n, colour in enumerate(["rgb(29, 78, 216)", "rgb(245, 158, 11)"]):
+        swatch = items.nth(n).locator(".legend-swatch")
+        box = swatch.bounding_box()
+        assert box and box["width"] >= 8 and box["height"] >= 8
+        assert computed(swatch, "background-color")["background-color"] == colour
+
+    overview = computed(page.locator("#overview-section"), "padding-top", "border-top-style")
+    assert overview == {"padding-top": "20px", "border-top-style": "solid"}
+    grid = computed(page.locator(".overview-grid"), "display")
+    assert grid["display"] == "grid"

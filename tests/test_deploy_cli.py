@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 
 from leadapp.cli import asks_for_key_generation
 from leadapp.crypto import Keyring
+from leadapp.wording import plural
 from tests.support.processes import REPO_ROOT
 from tests.support.servers import leadapp_environment
 
@@ -216,3 +217,25 @@ def test_a_malformed_rate_limit_stops_the_server_and_the_worker(
         "LEADAPP_RATELIMIT_LEADS",
         start_with("LEADAPP_RATELIMIT_LEADS", "5 per fortnight", tmp_path, command),
     )
+
+
+def test_counts_in_messages_agree_with_their_nouns() -> None:
+    """One helper words every count the CLI prints: "1 lead", "2 leads", never "1 leads"."""
+    assert plural(1, "lead") == "1 lead"
+    assert plural(0, "lead") == "0 leads"
+    assert plural(2, "failed delivery", "failed deliveries") == "2 failed deliveries"
+    assert plural(1, "failed delivery", "failed deliveries") == "1 failed delivery"
+    assert plural(30.0, "day") == "30 days" and plural(1.0, "day") == "1 day"
+
+
+def test_no_cli_message_puts_a_bare_count_before_a_plural_noun() -> None:
+    """A count written straight before a plural noun reads "1 leads" when it is one."""
+    cli = Path(__file__).resolve().parent.parent / "leadapp" / "cli"
+    bare = re.compile(r"\{[^}]*\} (leads|deliveries|days|keys|endpoints|events)\b")
+    offenders = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted(cli.glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if bare.search(line)
+    ]
+    assert offenders == []

@@ -272,4 +272,4 @@ def test_cli_export_in_a_real_process(database_url: str, test_keys, tmp_path: Pa
     # Text mode turned CRLF into LF; the bytes are checked by the runner test above.
     lines = result.stdout.splitlines()
     assert lines[0] == HEADER and len(lines) == 2
-    assert "Exported 1 leads." in result.stderr and "id,created_at" not in result.stderr
+    assert "Exported 1 lead." in result.stderr and "id,created_at" not in result.stderr

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,23 +38,36 @@ def nginx_binary() -> str | None:
     return None
 
 
-def site_for_test(listen_port: int, app_port: int) -> str:
-    """The shipped site with only its listen and upstream ports changed."""
-    text = SITE.read_text(encoding="utf-8")
-    text, listens = re.subn(r"listen 8080;", f"listen 127.0.0.1:{listen_port};", text)
+def private_paths(text: str, base: Path, app_port: int) -> str:
+    """A shipped site's upstream port and access-log path changed for a private instance."""
     text, upstreams = re.subn(r"server 127\.0\.0\.1:8000;", f"server 127.0.0.1:{app_port};", text)
-    assert (listens, upstreams) == (1, 1), "deploy/nginx.conf no longer has the expected lines"
+    text, logs = re.subn(
+        r"access_log /var/log/nginx/leadapp\.access\.log",
+        f"access_log {base}/leadapp.access.log",
+        text,
+    )
+    assert upstreams == 1 and logs >= 1, "the site no longer has the expected lines"
+    return text
+
+
+def site_for_test(base: Path, listen_port: int, app_port: int) -> str:
+    """The shipped site with only its listen and upstream ports and its log path changed."""
+    text = private_paths(SITE.read_text(encoding="utf-8"), base, app_port)
+    text, listens = re.subn(r"listen 8080;", f"listen 127.0.0.1:{listen_port};", text)
+    assert listens == 1, "deploy/nginx.conf no longer has the expected lines"
     return text
 
 
 class PrivateNginx:
     """nginx with a main configuration of our own that includes the site."""
 
-    def __init__(self, base: Path, app_port: int) -> None:
+    def __init__(self, base: Path, app_port: int, site: str | None = None) -> None:
+        """`site`: the site's text (default: deploy/nginx.conf listening on self.port)."""
         self.base = base
         self.port = free_port()
         self.site = base / "leadapp.conf"
-        self.site.write_text(site_for_test(self.port, app_port), encoding="utf-8")
+        text = site if site is not None else site_for_test(base, self.port, app_port)
+        self.site.write_text(text, encoding="utf-8")
         temp = {name: base / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
         for path in temp.values():
             path.mkdir()
@@ -86,8 +99,13 @@ http {{
         assert binary is not None
         return [binary, "-p", str(self.base), "-c", str(self.conf), *args]
 
-    def start(self) -> None:
-        """Check the configuration, start nginx in the foreground, wait for its port."""
+    def access_log(self) -> str:
+        """What the site wrote to its access log."""
+        path = self.base / "leadapp.access.log"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def start(self, answers: Callable[[], bool] | None = None) -> None:
+        """Check the configuration, start nginx in the foreground, wait until it `answers`."""
         check = subprocess.run(
             self.command("-t"), capture_output=True, text=True, timeout=30, check=False
         )
@@ -99,13 +117,13 @@ http {{
             start_new_session=True,
         )
 
-        def answers() -> bool:
+        def proxies() -> bool:
             try:
                 return http_request(self.port, "GET", "/healthz", timeout=2).status == 200
             except OSError:
                 return False
 
-        wait_until(answers, timeout=20, what="nginx to proxy /healthz")
+        wait_until(answers or proxies, timeout=20, what="nginx to answer")
 
     def stop(self) -> None:
         """Stop nginx (SIGQUIT is its graceful stop), killing it if it lingers."""
@@ -170,6 +188,7 @@ def test_a_request_id_passes_through_both_ways(behind_nginx) -> None:
     )
     assert answer.status == 200 and answer.headers["x-request-id"] == "trace-42"
     wait_until(lambda: '"request_id": "trace-42"' in server.log(), timeout=5, what="app log")
+    wait_until(lambda: "request_id=trace-42" in nginx.access_log(), timeout=5, what="nginx log")
     # Without one, nginx makes one, and the app uses it.
     own = http_request(nginx.port, "GET", "/healthz", source_ip="127.0.0.5")
     assert re.fullmatch(r"[0-9a-f]{32}", own.headers["x-request-id"])

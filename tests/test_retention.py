@@ -169,7 +169,7 @@ def test_a_server_process_purges_at_start(
             assert server.request("GET", f"/leads/{young}", headers=bearer(key)).status == 200
         finally:
             server.stop()
-        assert "retention: erased 1 leads" in server.log()
+        assert "retention: erased 1 lead" in server.log()
         assert [event.lead_count for event in audit_events(app, "purge")] == [1]
     finally:
         with app.app_context():

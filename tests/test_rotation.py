@@ -158,7 +158,7 @@ def test_rotation_rewrites_every_encrypted_column_of_the_models(
     during = make_app(LEADAPP_ENCRYPTION_KEYS=[new_key, old_key])
     result = during.test_cli_runner().invoke(args=["keys", "rotate", "--batch-size", "2"])
     assert result.exit_code == 0, result.output
-    assert "Checked 1 webhook endpoints, re-encrypted 1." in result.output
+    assert "Checked 1 webhook endpoint, re-encrypted 1." in result.output
 
     new_only = Keyring([new_key], Fernet.generate_key().decode())
     for column in columns:
@@ -187,7 +187,7 @@ def test_rotate_drop_the_old_key_and_webhooks_still_work(
     key = flask_command(before, "apikeys", "create", "operator").stdout.split()[-1]
 
     rotated = flask_command(during, "keys", "rotate")
-    assert "Checked 1 webhook endpoints, re-encrypted 1." in rotated.stdout
+    assert "Checked 1 webhook endpoint, re-encrypted 1." in rotated.stdout
 
     listed = flask_command(after, "webhooks", "list").stdout
     assert receiver.url() in listed

@@ -43,3 +43,9 @@ def test_a_burst_on_a_busy_server_logs_the_queue_once(tmp_path: Path, test_keys)
     queue_lines = [line for line in log.splitlines() if "Task queue depth" in line]
     assert len(queue_lines) == 1, queue_lines
     assert log.count("leadapp.access") >= 48
+
+
+def test_the_server_logs_where_it_listens(tmp_path: Path, test_keys) -> None:
+    with served(tmp_path, test_keys, threads=1) as (server,):
+        log = server.log_path.read_text()
+    assert f"listening on http://127.0.0.1:{server.port}" in log

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from leadapp.models.blocklist import NETWORK_MAX
 from leadapp.services import apikeys, audit, blocklist
+from leadapp.wording import plural
 
 apikeys_cli = AppGroup("apikeys", help="API keys for partners and operators.")
 blocklist_cli = AppGroup("blocklist", help="Blocked IP addresses and networks.")
@@ -101,5 +102,5 @@ def audit_list(limit: int) -> None:
     for event in events:
         ids = ",".join(event.lead_ids) or "-"
         if event.lead_count is not None:
-            ids = f"{event.lead_count} leads"
+            ids = plural(event.lead_count, "lead")
         click.echo(f"{_when(event.at)}  {event.api_key_name:<24} {event.action:<8} {ids}")

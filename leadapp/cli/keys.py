@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from leadapp.crypto import generate_blind_index_key, generate_encryption_key
 from leadapp.services import reindex, rotation
+from leadapp.wording import plural
 
 T = TypeVar("T")
 
@@ -47,7 +48,8 @@ def keys_rotate(batch_size: int) -> None:
     with click.progressbar(length=total, label="Re-encrypting", file=sys.stderr) as bar:
         result = rotation.rotate_all(batch_size=batch_size, progress=bar.update)
     for table, (checked, rotated) in result.tables.items():
-        click.echo(f"Checked {checked} {table.replace('_', ' ')}, re-encrypted {rotated}.")
+        noun = table.replace("_", " ").removesuffix("s")  # tables are named in the plural
+        click.echo(f"Checked {plural(checked, noun)}, re-encrypted {rotated}.")
 
 
 @keys_cli.command("reindex")
@@ -55,7 +57,7 @@ def keys_rotate(batch_size: int) -> None:
 def keys_reindex(batch_size: int) -> None:
     """Recompute every lead's email blind index (after a change of the match key; rerunnable)."""
     result = _over_every_lead("Reindexing emails", reindex.reindex_emails, batch_size)
-    click.echo(f"Checked {result.checked} leads, reindexed {result.reindexed}.")
+    click.echo(f"Checked {plural(result.checked, 'lead')}, reindexed {result.reindexed}.")
     for lead_id, holder in result.collisions:
         click.echo(
             f"Collision: lead {lead_id} has the same email as lead {holder}; it keeps its old"

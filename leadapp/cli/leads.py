@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from leadapp.schemas.operator import parse_bound
 from leadapp.services import export, retention
+from leadapp.wording import plural
 
 leads_cli = AppGroup("leads", help="Export leads as CSV; erase those past retention.")
 
@@ -44,7 +45,7 @@ def leads_export(start, end, output: str) -> None:  # type: ignore[no-untyped-de
     with target, click.progressbar(length=total, label="Exporting leads", file=sys.stderr) as bar:
         for chunk in export.open_export(export.COMMAND_LINE_ACTOR, start, end, progress=bar.update):
             target.write(chunk)
-    click.echo(f"Exported {total} leads.", err=True)
+    click.echo(f"Exported {plural(total, 'lead')}.", err=True)
 
 
 @leads_cli.command("purge")
@@ -54,4 +55,5 @@ def leads_purge() -> None:
         erased = retention.purge_expired()
     except retention.RetentionNotConfigured as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Erased {erased} leads older than {retention.retention_days():g} days.")
+    days = plural(retention.retention_days() or 0, "day")
+    click.echo(f"Erased {plural(erased, 'lead')} older than {days}.")

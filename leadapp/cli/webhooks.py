@@ -16,6 +16,7 @@ from leadapp.channels.webhook import endpoints as service
 from leadapp.models.outbox import DELIVERED, FAILED, PENDING, STATUSES
 from leadapp.outbox.events import EVENTS
 from leadapp.outbox.worker import Worker
+from leadapp.wording import plural
 
 webhooks_cli = AppGroup("webhooks", help="Webhook endpoints, deliveries and the worker.")
 
@@ -65,7 +66,8 @@ def webhooks_remove(id_or_url: str) -> None:
         endpoint, cancelled = service.remove_endpoint(id_or_url)
     except service.WebhookError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Removed endpoint {endpoint.id}; cancelled {cancelled} undelivered deliveries.")
+    undelivered = plural(cancelled, "undelivered delivery", "undelivered deliveries")
+    click.echo(f"Removed endpoint {endpoint.id}; cancelled {undelivered}.")
 
 
 @webhooks_cli.command("deliveries")
@@ -106,7 +108,7 @@ def webhooks_retry(delivery_id: str | None, all_failed: bool) -> None:
         count = service.retry(target)
     except service.WebhookError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Queued {count} failed deliveries again.")
+    click.echo(f"Queued {plural(count, 'failed delivery', 'failed deliveries')} again.")
 
 
 @webhooks_cli.command("worker")

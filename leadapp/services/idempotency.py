@@ -18,6 +18,7 @@ from leadapp.errors import BadRequest, Problem
 from leadapp.extensions import db
 from leadapp.models.lead import HAS_IDEMPOTENCY_KEY, Lead
 from leadapp.timeutil import utcnow
+from leadapp.wording import plural
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -152,4 +153,4 @@ def sweep_job(app: Flask) -> None:
     with app.app_context():
         cleared = sweep_expired()
         if cleared:
-            log.info("idempotency: cleared %d keys past their 24 hours", cleared)
+            log.info("idempotency: cleared %s past their 24 hours", plural(cleared, "key"))

@@ -19,6 +19,7 @@ from leadapp.models.lead import Lead
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.leads import erase_leads
 from leadapp.timeutil import utcnow
+from leadapp.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -74,4 +75,8 @@ def purge_job(app: Flask) -> None:
             return
         erased = purge_expired()
         if erased:
-            log.info("retention: erased %d leads older than %s days", erased, retention_days())
+            log.info(
+                "retention: erased %s older than %s",
+                plural(erased, "lead"),
+                plural(retention_days(), "day"),
+            )
