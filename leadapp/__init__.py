@@ -23,6 +23,7 @@ from leadapp.outbox.worker import init_own_worker
 from leadapp.routing import configure_routing
 from leadapp.services.caches import init_caches
 from leadapp.services.consent import init_consent_cache
+from leadapp.services.forms import init_form_cache
 from leadapp.services.stats import init_stats_cache
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -64,6 +65,7 @@ def _register_state(app: Flask) -> None:
     init_keyring(app)  # crypto.py: the keys (development keys from the instance folder)
     init_caches(app)  # services/caches.py: API keys and the blocklist, for LEADAPP_CACHE_SECONDS
     init_consent_cache(app)  # services/consent.py: the id of each consent text
+    init_form_cache(app)  # services/forms.py: live forms' documents, for at most 5 s
     init_stats_cache(app)  # services/stats.py: lead counts of the days that are closed
     init_auth_failure_limits(app)  # http/auth_failures.py: the parsed lockout limits
     init_reset_times(app)  # http/ratelimit.py: when each rate-limit window ends
@@ -129,11 +131,13 @@ def _register_jobs(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
     from leadapp.api import challenge, form_settings, leads, operator, ops, pages
+    from leadapp.api import forms as forms_api
     from leadapp.api import webhooks as webhooks_api
 
     app.register_blueprint(leads.bp)
     app.register_blueprint(challenge.bp)
     app.register_blueprint(form_settings.bp)
+    app.register_blueprint(forms_api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(pages.bp)

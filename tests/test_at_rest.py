@@ -10,8 +10,9 @@ from flask import Flask
 from sqlalchemy import text
 
 from leadapp.extensions import db
-from tests.support.apps import build_app, dispose_app
-from tests.support.client import post_lead
+from tests.support.apps import build_app, create_api_key, dispose_app
+from tests.support.builders import lead_payload
+from tests.support.client import bearer, post_lead
 from tests.support.postgres import empty_tables
 from tests.support.services import require_service
 
@@ -136,3 +137,24 @@ def test_pg_dump_holds_no_plaintext(postgres_schema: str) -> None:
         for form in plaintext_forms(lead):
             for encoded in encodings(form):
                 assert encoded not in dump, f"plaintext {form!r} found in pg_dump"
+
+
+CUSTOM_VALUES = {"company": "Quartzfeather Holdings 3391", "message": "Secret plan Xylo-7720"}
+
+
+def test_custom_values_are_not_plaintext_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "custom.sqlite3"
+    app = build_app(f"sqlite:///{path}", TESTING=False)
+    admin = bearer(create_api_key(app))
+    client = app.test_client()
+    fields = [
+        {"name": "company", "label": "Company", "type": "text"},
+        {"name": "message", "label": "Message", "type": "textarea"},
+    ]
+    assert client.put("/forms/rest", json={"fields": fields}, headers=admin).status_code == 201
+    body = {**lead_payload(1), "fields": CUSTOM_VALUES}
+    assert client.post("/f/rest", json=body).status_code == 201
+    raw = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    for value in CUSTOM_VALUES.values():
+        for encoded in encodings(value):
+            assert encoded not in raw, f"plaintext custom value {value!r} in the database file"

@@ -87,6 +87,14 @@ def test_form_settings_report_the_text(make_app: Callable[..., Flask]) -> None:
     app = make_app(LEADAPP_CONSENT_TEXT=TEXT)
     response = app.test_client().get("/form-settings")
     assert response.status_code == 200
-    assert response.get_json() == {"challenge": False, "consent_text": TEXT}
+    # v3: the default form's settings gain slug, title, labels and fields beside these.
+    body = response.get_json()
+    assert {name: body[name] for name in ("challenge", "consent_text")} == {
+        "challenge": False,
+        "consent_text": TEXT,
+    }
     plain = make_app().test_client().get("/form-settings").get_json()
-    assert plain == {"challenge": False, "consent_text": None}
+    assert {name: plain[name] for name in ("challenge", "consent_text")} == {
+        "challenge": False,
+        "consent_text": None,
+    }

@@ -9,7 +9,22 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, insert, inspect, select, text, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    LargeBinary,
+    String,
+    Uuid,
+    column,
+    delete,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
 from leadapp import create_app
 from leadapp.extensions import db
@@ -55,7 +70,13 @@ def test_models_and_migrations_agree(migrated_app) -> None:
 def test_unique_constraints_are_named(migrated_app) -> None:
     with migrated_app.app_context():
         names = {uc["name"] for uc in inspect(db.engine).get_unique_constraints("leads")}
-    assert {"uq_leads_email_bidx", "uq_leads_phone_bidx", "uq_leads_ip_bidx"} <= names
+        unique_indexes = {
+            index["name"] for index in inspect(db.engine).get_indexes("leads") if index["unique"]
+        }
+    assert {"uq_leads_email_bidx", "uq_leads_phone_bidx"} <= names
+    # Since 0010 the IP's is a partial unique index (leads of forms keeping one_lead_per_ip),
+    # under the same name.
+    assert "uq_leads_ip_bidx" in unique_indexes
 
 
 def test_downgrade_to_base_and_back(migrated_app) -> None:
@@ -205,3 +226,89 @@ def test_downgrade_below_0008_refuses_while_deliveries_are_pending(migrated_app)
         with db.engine.begin() as connection:
             connection.execute(delete(deliveries))
             connection.execute(delete(endpoints))
+
+
+FORMS = table("forms", column("slug", String), column("document", String))
+LEADS_V3 = table(
+    "leads",
+    *(column(name, String) for name in ("name", "email", "phone", "form", "custom_fields")),
+    column("id", Uuid),
+    column("email_bidx", LargeBinary),
+    column("phone_bidx", LargeBinary),
+    column("ip_bidx", LargeBinary),
+    column("ip_unique", Boolean),
+    column("created_at", DateTime(timezone=True)),
+)
+
+
+def _v2_lead(n: int) -> dict:
+    """A lead row as revision 0009 stores it (values unencrypted here), with an IP index."""
+    return {
+        "id": uuid.uuid4(),
+        "name": f"n{n}",
+        "email": f"e{n}",
+        "phone": f"p{n}",
+        "email_bidx": bytes([n]) * 32,
+        "phone_bidx": bytes([n + 100]) * 32,
+        "ip_bidx": b"i" * 32 if n == 1 else None,
+        "created_at": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+
+
+def test_leads_join_the_default_form_and_back(migrated_app) -> None:
+    v2 = table("leads", *(column(c.name, c.type) for c in LEADS_V3.c if c.name not in _V3_ONLY))
+    with migrated_app.app_context():
+        downgrade(revision="0009")
+        assert "forms" not in inspect(db.engine).get_table_names()
+        with db.engine.begin() as connection:
+            connection.execute(insert(v2), [_v2_lead(1), _v2_lead(2)])
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(select(LEADS_V3).order_by(LEADS_V3.c.name)).all()
+            forms = connection.execute(select(FORMS.c.slug)).scalars().all()
+        assert forms == ["default"]
+        assert [(r.name, r.form, r.custom_fields, bool(r.ip_unique)) for r in rows] == [
+            ("n1", "default", None, True),
+            ("n2", "default", None, True),
+        ]
+
+        # The IP's rule is now partial: a lead exempt from it may share the IP...
+        exempt = {**_v2_lead(3), "ip_bidx": b"i" * 32, "form": "default", "ip_unique": False}
+        with db.engine.begin() as connection:
+            connection.execute(insert(LEADS_V3), exempt)
+        # ... and one that keeps it may not (the index still decides).
+        kept = {**_v2_lead(4), "ip_bidx": b"i" * 32, "form": "default", "ip_unique": True}
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            connection.execute(insert(LEADS_V3), kept)
+
+        # Below 0010 that exempt lead would lose what makes it so: refused, nothing changed.
+        with pytest.raises(SystemExit) as refused:
+            downgrade(revision="0009")
+        assert refused.value.code == 1
+        assert "forms" in inspect(db.engine).get_table_names()
+        for change in ({"form": "spring"}, {"custom_fields": "token"}):
+            with db.engine.begin() as connection:
+                connection.execute(
+                    update(LEADS_V3)
+                    .where(LEADS_V3.c.id == exempt["id"])
+                    .values({"ip_unique": True, "ip_bidx": None, "form": "default", **change})
+                )
+            with pytest.raises(SystemExit):
+                downgrade(revision="0009")
+        with db.engine.begin() as connection:
+            connection.execute(delete(LEADS_V3).where(LEADS_V3.c.id == exempt["id"]))
+
+        downgrade(revision="0009")
+        assert "forms" not in inspect(db.engine).get_table_names()
+        assert not _V3_ONLY & {c["name"] for c in inspect(db.engine).get_columns("leads")}
+        with db.engine.connect() as connection:
+            back = connection.execute(select(v2.c.name, v2.c.ip_bidx).order_by(v2.c.name)).all()
+        assert [(r.name, r.ip_bidx) for r in back] == [("n1", b"i" * 32), ("n2", None)]
+        # The plain unique constraint is back: one lead per IP, whatever.
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            connection.execute(insert(v2), {**_v2_lead(5), "ip_bidx": b"i" * 32})
+        with db.engine.begin() as connection:
+            connection.execute(delete(v2))
+
+
+_V3_ONLY = {"form", "custom_fields", "ip_unique"}

@@ -20,7 +20,7 @@ lead_schema = LeadSchema()
 page_schema = LeadPageSchema()
 
 
-def _create_limit() -> str:
+def create_limit() -> str:
     """Per-key limit for API-key callers, per-IP limit for everyone else."""
     setting = "LEADAPP_RATELIMIT_INTEGRATIONS" if g.get("api_key") else "LEADAPP_RATELIMIT_LEADS"
     return current_app.config[setting]
@@ -29,7 +29,7 @@ def _create_limit() -> str:
 @bp.post("/leads")
 @responds(201, *JSON_BODY, 409, *DATABASE)
 @accepts_api_key
-@rate_limited(_create_limit, methods=["POST"])
+@rate_limited(create_limit, methods=["POST"])
 def create_lead():
     """Accept one lead (or answer a replay, or a honeypot hit, exactly like one)."""
     caller = intake.Caller(

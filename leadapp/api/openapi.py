@@ -21,6 +21,7 @@ from leadapp.api.responses import answers
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.bot_defence import ChallengeSchema, FormSettingsSchema
+from leadapp.schemas.form import FormListSchema, FormSchema, PublicFormSettingsSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
 from leadapp.schemas.webhooks import (
     WebhookDeliveryListSchema,
@@ -227,6 +228,91 @@ def _operations() -> dict[str, Operation]:
             "What the form page shows and does",
             answers={200: _json("FormSettings", "The settings.")},
         ),
+        "forms.create_form_lead": Operation(
+            "createFormLead",
+            "Submit a lead to a form",
+            description=(
+                "As POST /leads, for this form: its challenge and consent text (with the "
+                "site-wide LEADAPP_CHALLENGE and LEADAPP_CONSENT_TEXT), its custom fields in "
+                "`fields` (errors at `fields.<name>`), and its one_lead_per_ip. A "
+                "form-encoded body is 415 for now."
+            ),
+            security=KEY_OPTIONAL,
+            parameters=[IDEMPOTENCY_KEY],
+            request_body={
+                "required": True,
+                "content": {"application/json": {"schema": "LeadCreate"}},
+            },
+            answers={
+                201: _json(
+                    "Lead",
+                    "Created.",
+                    headers={
+                        **HEADERS,
+                        "Location": {"schema": {"type": "string"}, "description": "/leads/<id>"},
+                        REPLAYED_HEADER: {
+                            "schema": {"type": "string", "enum": ["true"]},
+                            "description": "Present on an idempotent replay.",
+                        },
+                    },
+                )
+            },
+            problems={
+                403: "The client's network is blocked, or ip_address was sent without an API key.",
+                404: "No live form with this slug.",
+            },
+        ),
+        "forms.get_form_settings": Operation(
+            "getFormPublicSettings",
+            "What a page needs to show a form",
+            answers={200: _json("FormPublicSettings", "The settings in force.")},
+            problems={404: "No live form with this slug."},
+        ),
+        "forms.list_forms": Operation(
+            "listForms",
+            "List the forms, default first",
+            security=ADMIN,
+            answers={200: _json("FormList", "Every live form's document.")},
+        ),
+        "forms.get_form": Operation(
+            "getForm",
+            "Read a form's document",
+            security=ADMIN,
+            answers={200: _json("Form", "The document.")},
+            problems={404: "No live form with this slug."},
+        ),
+        "forms.put_form": Operation(
+            "putForm",
+            "Create or replace a form",
+            description=(
+                "Members left out take their defaults; read-only members (slug, created_at, "
+                "updated_at, leads), when present, must equal the stored ones. Audited as "
+                "`form.put`."
+            ),
+            security=ADMIN,
+            request_body={
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            answers={
+                200: _json("Form", "Replaced."),
+                201: _json("Form", "Created."),
+            },
+            problems={
+                413: "The body is larger than 64 KiB.",
+                422: "The document breaks a rule; `errors` names each member by dotted path.",
+            },
+        ),
+        "forms.remove_form": Operation(
+            "removeForm",
+            "Remove a form (its leads stay)",
+            security=ADMIN,
+            answers={204: {"description": "Removed.", "headers": dict(HEADERS)}},
+            problems={
+                404: "No live form with this slug.",
+                409: "The default form cannot be removed.",
+            },
+        ),
         "ops.healthz": Operation(
             "healthz", "Liveness", answers={200: _json("Status", "The process serves.")}
         ),
@@ -385,6 +471,9 @@ def _register_components(spec: APISpec) -> None:
         ("Problem", ProblemSchema),
         ("Challenge", ChallengeSchema),
         ("FormSettings", FormSettingsSchema),
+        ("Form", FormSchema),
+        ("FormList", FormListSchema),
+        ("FormPublicSettings", PublicFormSettingsSchema),
         ("Status", StatusSchema),
         ("WebhookEndpointList", WebhookEndpointListSchema),
         ("WebhookDeliveryList", WebhookDeliveryListSchema),

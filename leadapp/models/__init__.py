@@ -5,6 +5,7 @@ from leadapp.models.audit import AuditEvent
 from leadapp.models.blocklist import BlockedNetwork
 from leadapp.models.challenge import UsedChallenge
 from leadapp.models.consent import ConsentText
+from leadapp.models.form import Form
 from leadapp.models.lead import Lead
 from leadapp.models.outbox import OutboxMessage
 from leadapp.models.spam import SpamCount
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "BlockedNetwork",
     "ConsentText",
+    "Form",
     "Lead",
     "OutboxMessage",
     "SpamCount",

@@ -5,10 +5,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from leadapp.config import MAX_BODY_BYTES
 from leadapp.extensions import db
+from leadapp.models.form import DEFAULT_FORM, SLUG_MAX_CHARS
 from leadapp.models.types import EncryptedString
 from leadapp.normalize import IP_MAX_CHARS
 from leadapp.timeutil import utcnow
@@ -36,7 +49,14 @@ ATTRIBUTION_FIELDS = PLAINTEXT_ATTRIBUTION_FIELDS + ENCRYPTED_ATTRIBUTION_FIELDS
 
 # The one definition of a lead's fields: which are encrypted, which are returned, and
 # which unique blind-index column protects each deduplicated field.
-ENCRYPTED_FIELDS = ("name", "email", "phone", "ip_address", *ENCRYPTED_ATTRIBUTION_FIELDS)
+ENCRYPTED_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "ip_address",
+    *ENCRYPTED_ATTRIBUTION_FIELDS,
+    "custom_fields",
+)
 LEAD_FIELDS = (
     "id",
     "name",
@@ -49,9 +69,16 @@ LEAD_FIELDS = (
     "consent_text_id",
     "resubmissions",
     "last_resubmitted_at",
+    "form",
+    "custom_fields",
 )
 BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
 HAS_IDEMPOTENCY_KEY = text("idempotency_key_hash IS NOT NULL")
+# Only leads of forms that keep `one_lead_per_ip` take part in the IP's unique index.
+IP_IS_UNIQUE = text("ip_unique")
+# The custom values, as one JSON object, come from a body of at most 16 KiB; re-encoded
+# (numbers in Python's spelling, escapes decoded) they stay well within twice that.
+CUSTOM_FIELDS_MAX_BYTES = 2 * MAX_BODY_BYTES
 
 
 class Lead(db.Model):
@@ -66,9 +93,7 @@ class Lead(db.Model):
     ip_address: Mapped[str | None] = mapped_column(EncryptedString(IP_MAX_BYTES), nullable=True)
     email_bidx: Mapped[bytes] = mapped_column(LargeBinary(BLIND_INDEX_BYTES), unique=True)
     phone_bidx: Mapped[bytes] = mapped_column(LargeBinary(BLIND_INDEX_BYTES), unique=True)
-    ip_bidx: Mapped[bytes | None] = mapped_column(
-        LargeBinary(BLIND_INDEX_BYTES), unique=True, nullable=True
-    )
+    ip_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(BLIND_INDEX_BYTES), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_CHARS), nullable=True)
     utm_source: Mapped[str | None] = mapped_column(String(UTM_MAX_CHARS), nullable=True)
@@ -98,10 +123,31 @@ class Lead(db.Model):
     idempotency_body_hash: Mapped[bytes | None] = mapped_column(
         LargeBinary(BLIND_INDEX_BYTES), nullable=True
     )
+    # The form the lead was stored by (its slug; a removed form's leads keep naming it).
+    form: Mapped[str] = mapped_column(
+        String(SLUG_MAX_CHARS), default=DEFAULT_FORM, server_default=DEFAULT_FORM
+    )
+    # The custom values, one encrypted JSON object (null when none were given).
+    custom_fields: Mapped[str | None] = mapped_column(
+        EncryptedString(CUSTOM_FIELDS_MAX_BYTES), nullable=True
+    )
+    # Whether the lead's IP is unique among leads: its form's `one_lead_per_ip` at creation.
+    ip_unique: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (
         # Keyset pagination walks (created_at, id) newest first.
         Index("ix_leads_created_at_id", "created_at", "id"),
+        # ... and, for one form's leads, (form, created_at, id).
+        Index("ix_leads_form_created_at_id", "form", "created_at", "id"),
+        # One lead per IP, among the leads of forms that keep the rule: the database
+        # decides under any race, as for email and phone.
+        Index(
+            "uq_leads_ip_bidx",
+            "ip_bidx",
+            unique=True,
+            sqlite_where=IP_IS_UNIQUE,
+            postgresql_where=IP_IS_UNIQUE,
+        ),
         # Statistics count leads per day and per source over a range of created_at;
         # this index answers both without touching the table.
         Index("ix_leads_created_at_source_utm_source", "created_at", "source", "utm_source"),

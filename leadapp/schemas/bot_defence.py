@@ -26,7 +26,7 @@ class ChallengeSchema(Schema):
 
 
 class FormSettingsSchema(Schema):
-    """The settings of the public form page."""
+    """The settings of the public form page (the default form's)."""
 
     challenge = fields.Boolean(
         required=True, metadata={"description": "Whether POST /leads needs a solved challenge."}
@@ -35,4 +35,14 @@ class FormSettingsSchema(Schema):
         required=True,
         allow_none=True,
         metadata={"description": "The consent checkbox's text; null: no checkbox."},
+    )
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    fields_ = fields.List(
+        fields.Dict(),
+        required=True,
+        data_key="fields",
+        attribute="fields",
+        metadata={"description": "The custom fields' definitions, in order."},
     )

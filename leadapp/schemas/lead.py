@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 from leadapp.normalize import (
     EMAIL_MAX_CHARS,
@@ -119,6 +119,22 @@ class LeadCreateSchema(Schema):
             "description": "Honeypot, hidden on the form page: people leave it empty. Never stored."
         }
     )
+    # Checked by the lead's form (schemas/form.py load_custom_values), not by this schema.
+    fields_ = fields.Raw(
+        data_key="fields",
+        attribute="custom_fields",
+        load_only=True,
+        metadata={
+            "type": "object",
+            "description": "The custom values, by field name, as the form defines them.",
+        },
+    )
+
+    @post_load
+    def _drop_custom_fields(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """The custom values are the form's to check and store: not a member of the fields."""
+        data.pop("custom_fields", None)
+        return data
 
     def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
         """Name nested errors by dotted path, as the contract does ("attribution.page_url")."""
@@ -156,6 +172,13 @@ class ConsentSchema(Schema):
     text = fields.String(required=True, allow_none=True)
 
 
+class OptInSchema(Schema):
+    """A double opt-in's state."""
+
+    status = fields.String(required=True, metadata={"enum": ["pending", "confirmed"]})
+    confirmed_at = UTCDateTime(required=True, allow_none=True)
+
+
 class LeadSchema(Schema):
     """A lead as the API returns it, decrypted."""
 
@@ -172,6 +195,19 @@ class LeadSchema(Schema):
         metadata={"description": "Refused duplicate submissions by this email or phone."},
     )
     last_resubmitted_at = UTCDateTime(required=True, allow_none=True)
+    form = fields.String(required=True, metadata={"description": "The slug of the lead's form."})
+    fields_ = fields.Dict(
+        required=True,
+        data_key="fields",
+        attribute="fields",
+        metadata={"description": "The custom values given, by field name; {} when none."},
+    )
+    opt_in = fields.Nested(
+        OptInSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null for a form without double opt-in."},
+    )
 
 
 class LeadQueryArgsSchema(Schema):

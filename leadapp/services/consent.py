@@ -23,9 +23,9 @@ def current_text() -> str | None:
     return current_app.config["LEADAPP_CONSENT_TEXT"]
 
 
-def check(consent: bool | None) -> list[str]:
-    """The messages for the consent member: it must be true while a text is configured."""
-    if current_text() is not None and consent is not True:
+def check(consent: bool | None, text: str | None) -> list[str]:
+    """The messages for the consent member: it must be true while a text is in force."""
+    if text is not None and consent is not True:
         return [REQUIRED_MESSAGE]
     return []
 
@@ -59,12 +59,14 @@ def _text_id(text: str) -> int:
     return text_id
 
 
-def record(consent: bool | None) -> ConsentRecord | None:
-    """What is stored with a new lead: consent given now, with the text in force (if any)."""
+def record(consent: bool | None, text: str | None) -> ConsentRecord | None:
+    """What is stored with a new lead: consent given now, with the text in force (if any).
+
+    `text` is the text in force for the lead's form (services/forms.consent_text).
+    """
     if consent is not True:
-        if current_text() is not None:
+        if text is not None:
             # check() runs first; this guards against a caller that skipped it.
             raise ValidationFailed(REQUIRED_MESSAGE, errors={"consent": [REQUIRED_MESSAGE]})
         return None
-    text = current_text()
     return ConsentRecord(text_id=_text_id(text) if text else None, text=text)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
-from leadapp.services import consent
+from leadapp.services import forms
 
 
 def current() -> dict[str, object]:
-    """{"challenge": bool, "consent_text": str or None}."""
-    return {
-        "challenge": bool(current_app.config["LEADAPP_CHALLENGE"]),
-        "consent_text": consent.current_text(),
-    }
+    """The default form's public settings: challenge and consent text in force, and the rest."""
+    return forms.public_settings(forms.default_form())

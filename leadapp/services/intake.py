@@ -15,10 +15,13 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from leadapp.errors import DuplicateLead, ValidationFailed, describe_fields
+from leadapp.models.form import DEFAULT_FORM
 from leadapp.schemas import LeadCreateSchema
 from leadapp.schemas.attribution import attribution_columns
-from leadapp.services import challenge, consent, idempotency, leads, spam
+from leadapp.schemas.form import load_custom_values
+from leadapp.services import challenge, consent, forms, idempotency, leads, spam
 from leadapp.services.apikeys import ApiKeyIdentity
+from leadapp.services.forms import Form
 from leadapp.services.leads import CreatedLead
 from leadapp.timeutil import utcnow
 
@@ -49,13 +52,17 @@ def _load(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]
         return valid, dict(messages)  # type: ignore[arg-type]
 
 
-def _challenge_required(caller: Caller) -> bool:
-    """Anonymous callers solve the proof of work when LEADAPP_CHALLENGE is on."""
-    return caller.api_key is None and current_app.config["LEADAPP_CHALLENGE"]
+def _challenge_required(caller: Caller, form: Form) -> bool:
+    """Anonymous callers solve the proof of work when the form or LEADAPP_CHALLENGE asks."""
+    return caller.api_key is None and forms.challenge_required(form)
 
 
 def _decoy(
-    fields: Mapping[str, Any], caller: Caller, raw: Mapping[str, Any] | None = None
+    fields: Mapping[str, Any],
+    caller: Caller,
+    form: Form,
+    raw: Mapping[str, Any] | None = None,
+    custom: Mapping[str, Any] | None = None,
 ) -> CreatedLead:
     """The answer that looks like a stored lead but stores nothing.
 
@@ -67,40 +74,77 @@ def _decoy(
     consent_out = None
     if fields.get("consent") is True:
         # A real lead's consent is given at its creation time: the same instant.
-        consent_out = {"given_at": now, "text": consent.current_text()}
+        consent_out = {"given_at": now, "text": forms.consent_text(form)}
     attribution = attribution_columns(fields.get("attribution"), None)
-    return CreatedLead(spam.decoy_lead(shown, caller.ip, attribution, consent_out, now))
+    return CreatedLead(
+        spam.decoy_lead(
+            shown, caller.ip, attribution, consent_out, now, form=form.slug, custom_fields=custom
+        )
+    )
 
 
-def submit(body: Mapping[str, Any], caller: Caller) -> CreatedLead:
-    """Turn one POST /leads body into a lead (or its replay, or a decoy), or raise a problem."""
+def _custom_values(
+    form: Form, body: Mapping[str, Any], errors: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The lead's `fields`, checked by its form's definitions; errors join `errors`."""
+    values, messages = load_custom_values(form.fields, body.get("fields"))
+    errors.update(messages)
+    return values
+
+
+def _fingerprinted(fields: Mapping[str, Any], form: Form, custom: Mapping[str, Any]) -> dict:
+    """What an idempotency key's body is compared by: the fields, the form, the custom values.
+
+    The default form's plain body stays as before forms existed, so keys stored then replay.
+    """
+    compared = dict(fields)
+    if form.slug != DEFAULT_FORM:
+        compared["form"] = form.slug
+    if custom:
+        compared["fields"] = dict(custom)
+    return compared
+
+
+def submit(body: Mapping[str, Any], caller: Caller, form: Form | None = None) -> CreatedLead:
+    """Turn one POST body into a lead of `form` (default: the default form), or raise a problem.
+
+    The form's challenge and consent text (with the site-wide policies) are in force, its
+    custom fields are checked and stored encrypted, and its `one_lead_per_ip` decides
+    whether the lead's IP takes part in the IP's uniqueness.
+    """
+    form = form or forms.default_form()
     authenticated = caller.api_key is not None
     if spam.is_honeypot_hit(body, authenticated=authenticated):
         spam.record(spam.HONEYPOT)
-        return _decoy(_load(body)[0], caller, raw=body)
+        custom = load_custom_values(form.fields, body.get("fields"))[0]
+        return _decoy(_load(body)[0], caller, form, raw=body, custom=custom)
     key = idempotency.parse_key(caller.idempotency_keys)
     fields, errors = _load(body)
-    if "consent" not in errors and (messages := consent.check(fields.get("consent"))):
+    custom = _custom_values(form, body, errors)
+    text = forms.consent_text(form)
+    if "consent" not in errors and (messages := consent.check(fields.get("consent"), text)):
         errors["consent"] = messages
 
     claim = None
     if key is not None and not errors:
-        claim = idempotency.IdempotencyClaim.of(caller.scope, key, fields)
+        claim = idempotency.IdempotencyClaim.of(
+            caller.scope, key, _fingerprinted(fields, form, custom)
+        )
         # Otherwise the INSERT finds a replay itself (the database refuses it), so the
         # happy path costs no extra query; a challenged replay must not spend a solution.
-        if _challenge_required(caller):
+        if _challenge_required(caller, form):
             replay = leads.replayed_lead(claim)
             if replay is not None:
                 return CreatedLead(replay, replayed=True)
 
     solution = None
-    if _challenge_required(caller) and "challenge" not in errors:
+    if _challenge_required(caller, form) and "challenge" not in errors:
         try:
             solution = challenge.verify(fields.get("challenge"))
         except challenge.ChallengeRefused as refused:
             errors.update(refused.errors or {})
     if errors:
-        if "challenge" in errors and _challenge_required(caller):
+        if "challenge" in errors and _challenge_required(caller, form):
             spam.record(spam.CHALLENGE)
         raise ValidationFailed(
             "The request has invalid fields: " + describe_fields(errors) + ".", errors=errors
@@ -123,15 +167,22 @@ def submit(body: Mapping[str, Any], caller: Caller) -> CreatedLead:
             fields,
             ip_address,
             attribution=attribution,
-            consent=consent.record(fields.get("consent")),
+            consent=consent.record(fields.get("consent"), text),
             idempotency=claim,
+            form=form.slug,
+            custom_fields=custom,
+            ip_unique=form.one_lead_per_ip,
         )
     except DuplicateLead as duplicate:
-        return _conceal_or_raise(duplicate, fields, caller)
+        return _conceal_or_raise(duplicate, fields, caller, form, custom)
 
 
 def _conceal_or_raise(
-    duplicate: DuplicateLead, fields: Mapping[str, Any], caller: Caller
+    duplicate: DuplicateLead,
+    fields: Mapping[str, Any],
+    caller: Caller,
+    form: Form,
+    custom: Mapping[str, Any],
 ) -> CreatedLead:
     """In conceal mode, an anonymous caller can't tell a known email or phone from a new one.
 
@@ -147,4 +198,4 @@ def _conceal_or_raise(
         if conflicts == ["ip_address"]:
             raise duplicate
         raise leads.duplicate_problem(["ip_address"]) from None
-    return _decoy(fields, caller)
+    return _decoy(fields, caller, form, custom=custom)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from leadapp.crypto import Keyring, current_keyring
 from leadapp.errors import DuplicateLead, Forbidden, NotFound, ValidationFailed
 from leadapp.extensions import db
 from leadapp.models.consent import ConsentText
+from leadapp.models.form import DEFAULT_FORM
 from leadapp.models.lead import (
     ATTRIBUTION_FIELDS,
     BLIND_INDEX_COLUMNS,
@@ -25,6 +27,7 @@ from leadapp.models.lead import (
 from leadapp.normalize import email_match_key
 from leadapp.outbox import queue as outbox
 from leadapp.outbox.events import LEAD_CREATED, LEAD_ERASED
+from leadapp.schemas.form import custom_values_json
 from leadapp.services import audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
@@ -69,9 +72,14 @@ _COUNT_RESUBMISSION = (
         resubmissions=_LEADS.c.resubmissions + 1,
         last_resubmitted_at=bindparam("resubmitted_at"),
     )
-    .returning(*_INDEX_COLUMNS)
+    .returning(*_INDEX_COLUMNS, _LEADS.c.ip_unique)
 )
-_IP_TAKEN = select(_LEADS.c.id).where(_LEADS.c.ip_bidx == bindparam("ip_match")).limit(1)
+# Only a lead that keeps one-lead-per-IP holds its IP (the partial index uq_leads_ip_bidx).
+_IP_TAKEN = (
+    select(_LEADS.c.id)
+    .where(_LEADS.c.ip_bidx == bindparam("ip_match"), _LEADS.c.ip_unique.is_(True))
+    .limit(1)
+)
 _INSERT_IF_NEW = {
     name: insert(_LEADS).on_conflict_do_nothing().returning(_LEADS.c.id)
     for name, insert in INSERTS.items()
@@ -98,9 +106,17 @@ def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> Duplica
     conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
-        if row[column] is not None and any(lead._mapping[column] == row[column] for lead in found)
+        if row[column] is not None
+        and any(
+            lead._mapping[column] == row[column] and (field != "ip_address" or lead.ip_unique)
+            for lead in found
+        )
     ]
-    ip_unseen = row["ip_bidx"] is not None and "ip_address" not in conflicts
+    # An IP conflict counts only between leads that both keep the rule; the new lead's
+    # form decides for it, the stored lead's ip_unique for that one.
+    if not row["ip_unique"] and "ip_address" in conflicts:
+        conflicts.remove("ip_address")
+    ip_unseen = row["ip_bidx"] is not None and row["ip_unique"] and "ip_address" not in conflicts
     if ip_unseen and connection.execute(_IP_TAKEN, {"ip_match": row["ip_bidx"]}).first():
         conflicts.append("ip_address")
     if not conflicts:
@@ -152,6 +168,9 @@ def create_lead(
     attribution: Mapping[str, str | None] | None = None,
     consent: ConsentRecord | None = None,
     idempotency: IdempotencyClaim | None = None,
+    form: str = DEFAULT_FORM,
+    custom_fields: Mapping[str, Any] | None = None,
+    ip_unique: bool = True,
 ) -> CreatedLead:
     """Store a validated lead, or raise DuplicateLead naming every conflicting field.
 
@@ -173,6 +192,9 @@ def create_lead(
         "consent_text_id": consent.text_id if consent else None,
         "resubmissions": 0,
         "last_resubmitted_at": None,
+        "form": form,
+        "custom_fields": custom_values_json(custom_fields) if custom_fields else None,
+        "ip_unique": ip_unique,
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
     if consent is not None:
@@ -272,6 +294,10 @@ def lead_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "consent": consent,
         "resubmissions": row["resubmissions"],
         "last_resubmitted_at": row["last_resubmitted_at"],
+        "form": row["form"],
+        "fields": json.loads(row["custom_fields"]) if row["custom_fields"] else {},
+        # Double opt-in is a later issue: no lead has a confirmation state yet.
+        "opt_in": None,
     }
 
 

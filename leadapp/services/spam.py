@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from leadapp.extensions import db
+from leadapp.models.form import DEFAULT_FORM
 from leadapp.models.lead import ATTRIBUTION_FIELDS
 from leadapp.models.spam import SPAM_KINDS, SpamCount
+from leadapp.schemas.form import custom_values_json
 from leadapp.services.leads import lead_from_row
 from leadapp.services.upsert import dialect_insert
 from leadapp.timeutil import utcnow
@@ -43,6 +45,8 @@ def decoy_lead(
     attribution: Mapping[str, Any],
     consent: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
+    form: str = DEFAULT_FORM,
+    custom_fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A lead-shaped body with a fresh id, for an answer that must look like a success.
 
@@ -60,6 +64,8 @@ def decoy_lead(
         "consent_text": consent["text"] if consent else None,
         "resubmissions": 0,
         "last_resubmitted_at": None,
+        "form": form,
+        "custom_fields": custom_values_json(custom_fields) if custom_fields else None,
     }
     return lead_from_row(row)
 

@@ -1,0 +1,90 @@
+"""Form endpoints: a form's public posts and settings, and the admin API of form documents."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from leadapp.api.leads import create_limit
+from leadapp.api.parsing import json_object_body
+from leadapp.api.responses import DATABASE, JSON_BODY, rate_limited, responds
+from leadapp.errors import UnsupportedMediaType
+from leadapp.http.authentication import accepts_api_key, require_api_key
+from leadapp.http.client import client_ip
+from leadapp.schemas import LeadSchema
+from leadapp.schemas.form import (
+    FORM_DOCUMENT_MAX_BYTES,
+    FormListSchema,
+    FormSchema,
+    PublicFormSettingsSchema,
+)
+from leadapp.services import forms, idempotency, intake
+
+bp = Blueprint("forms", __name__)
+lead_schema = LeadSchema()
+form_schema = FormSchema()
+list_schema = FormListSchema()
+settings_schema = PublicFormSettingsSchema()
+
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+@bp.post("/f/<slug>")
+@responds(201, *JSON_BODY, 404, 409, *DATABASE)
+@accepts_api_key
+@rate_limited(create_limit, methods=["POST"])
+def create_form_lead(slug: str):
+    """Accept one lead for this form, exactly as POST /leads does for the default form."""
+    form = forms.require_form(slug)
+    if request.mimetype == URLENCODED:
+        raise UnsupportedMediaType("Send the body as JSON; the form-encoded path is not open yet.")
+    caller = intake.Caller(
+        api_key=g.get("api_key"),
+        ip=client_ip(),
+        idempotency_keys=request.headers.getlist(idempotency.HEADER),
+    )
+    created = intake.submit(json_object_body(), caller, form)
+    headers = {"Location": f"/leads/{created.lead['id']}"}
+    if created.replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return lead_schema.dump(created.lead), 201, headers
+
+
+@bp.get("/f/<slug>/settings")
+@responds(200, 404, *DATABASE)
+def get_form_settings(slug: str):
+    """What a page needs to show the form: title, labels, fields, challenge, consent text."""
+    return settings_schema.dump(forms.public_settings(forms.require_form(slug)))
+
+
+@bp.get("/forms")
+@responds(200, *DATABASE)
+@require_api_key
+def list_forms():
+    """Every live form, `default` first, then by slug."""
+    return list_schema.dump({"items": forms.list_forms()})
+
+
+@bp.get("/forms/<slug>")
+@responds(200, 404, *DATABASE)
+@require_api_key
+def get_form(slug: str):
+    """One form's document."""
+    return form_schema.dump(forms.show_form(slug))
+
+
+@bp.put("/forms/<slug>")
+@responds(200, 201, *JSON_BODY, *DATABASE)
+@require_api_key
+def put_form(slug: str):
+    """Create or replace a form from a document (at most 64 KiB)."""
+    result = forms.put_form(g.api_key, slug, json_object_body(FORM_DOCUMENT_MAX_BYTES))
+    return form_schema.dump(result.document), 201 if result.created else 200
+
+
+@bp.delete("/forms/<slug>")
+@responds(204, 404, 409, *DATABASE)
+@require_api_key
+def remove_form(slug: str):
+    """Remove a form; its leads stay."""
+    forms.remove_form(g.api_key, slug)
+    return "", 204
