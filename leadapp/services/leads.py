@@ -331,11 +331,14 @@ def list_leads(
     cursor: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    form: str | None = None,
 ) -> LeadPage:
     """A page of leads, newest first, optionally only exact matches of email and/or phone.
 
-    Keyset pagination on (created_at, id) walks the index, so a deep page costs what
-    the first does. The read is audited in the same transaction.
+    Keyset pagination on (created_at, id) walks the index (with `form`, the index on
+    (form, created_at, id)), so a deep page costs what the first does. A cursor continues
+    only the listing it came from: one form's cursor is refused for another form or for
+    every form's. The read is audited in the same transaction.
     """
     keyring = current_keyring()
     table = Lead.__table__
@@ -343,9 +346,15 @@ def list_leads(
     if cursor is not None:
         try:
             position = decode_cursor(keyring, cursor)
+            if position.form != form:
+                raise InvalidCursor("The cursor belongs to another listing (another form).")
         except InvalidCursor as error:
             raise ValidationFailed(str(error), errors={"cursor": [str(error)]}) from None
-        query = query.where(tuple_(table.c.created_at, table.c.id) < position)
+        query = query.where(
+            tuple_(table.c.created_at, table.c.id) < (position.created_at, position.lead_id)
+        )
+    if form is not None:
+        query = query.where(table.c.form == form)
     if email is not None:
         query = query.where(
             table.c.email_bidx == keyring.blind_index("email", email_match_key(email))
@@ -361,7 +370,7 @@ def list_leads(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = encode_cursor(keyring, last["created_at"], last["id"])
+        next_cursor = encode_cursor(keyring, last["created_at"], last["id"], form)
     return LeadPage(items=items, next_cursor=next_cursor)
 
 
