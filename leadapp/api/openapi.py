@@ -344,6 +344,7 @@ def _operations() -> dict[str, Operation]:
         "webhooks.list_endpoints": Operation(
             "listWebhookEndpoints",
             "List subscribed webhook endpoints (never their secrets)",
+            description="Each with its events and the forms whose leads it gets (null: all).",
             security=ADMIN,
             answers={200: _json("WebhookEndpointList", "Every active endpoint.")},
         ),

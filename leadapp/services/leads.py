@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
@@ -84,6 +85,11 @@ _INSERT_IF_NEW = {
     name: insert(_LEADS).on_conflict_do_nothing().returning(_LEADS.c.id)
     for name, insert in INSERTS.items()
 }
+
+
+def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lead's routing facts for the outbox's channels, read-only, from its row: its form."""
+    return MappingProxyType({"form": row["form"]})
 
 
 def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> DuplicateLead | None:
@@ -207,7 +213,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                outbox.publish(connection, LEAD_CREATED, row["id"])
+                outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -398,17 +404,17 @@ def erase_leads(
     table = Lead.__table__
     if not lead_ids:
         return []
-    erased = list(
-        connection.execute(
-            delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id)
-        ).scalars()
-    )
+    # RETURNING the form too: the erased lead's routing facts come from the row it had.
+    rows = connection.execute(
+        delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id, table.c.form)
+    ).all()
+    erased = [row.id for row in rows]
     if erased:
         count = len(erased) if action != "erase" else None
         audit.record(connection, actor, action, erased, count=count)
         outbox.cancel_for_leads(connection, erased)
-        for lead_id in erased:
-            outbox.publish(connection, LEAD_ERASED, lead_id)
+        for row in rows:
+            outbox.publish(connection, LEAD_ERASED, row.id, routing(row._mapping))
     return erased
 
 
