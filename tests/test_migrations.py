@@ -312,3 +312,37 @@ def test_leads_join_the_default_form_and_back(migrated_app) -> None:
 
 
 _V3_ONLY = {"form", "custom_fields", "ip_unique"}
+
+
+def test_endpoints_keep_every_form_and_some_forms_refuse_the_downgrade(migrated_app) -> None:
+    endpoint_id, now = uuid.uuid4(), datetime(2026, 12, 1, tzinfo=UTC)
+    with_forms = table(ENDPOINTS.name, *(column(c.name, c.type) for c in ENDPOINTS.c))
+    with_forms.append_column(column("forms", String))
+    with_forms.append_column(column("removed_at", DateTime(timezone=True)))
+    with migrated_app.app_context():
+        downgrade(revision="0010")
+        with db.engine.begin() as connection:
+            _add_endpoint(connection, endpoint_id, now)
+        upgrade()
+        with db.engine.connect() as connection:
+            (row,) = connection.execute(select(with_forms)).all()
+        assert (row.id, row.events, row.forms) == (endpoint_id, "lead.created", None)
+
+        # An active endpoint of some forms would get every form's leads below 0011: refused.
+        with db.engine.begin() as connection:
+            connection.execute(update(with_forms).values(forms="spring,autumn"))
+        with pytest.raises(SystemExit) as refused:
+            downgrade(revision="0010")
+        assert refused.value.code == 1
+        assert "forms" in {c["name"] for c in inspect(db.engine).get_columns("webhook_endpoints")}
+        # Once it is removed (kept for the delivery history), nothing is lost by going down.
+        with db.engine.begin() as connection:
+            connection.execute(update(with_forms).values(removed_at=now))
+        downgrade(revision="0010")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("webhook_endpoints")}
+        assert "forms" not in columns
+        with db.engine.connect() as connection:
+            back = connection.execute(select(ENDPOINTS.c.id, ENDPOINTS.c.events)).all()
+        assert [(r.id, r.events) for r in back] == [(endpoint_id, "lead.created")]
+        with db.engine.begin() as connection:
+            connection.execute(delete(ENDPOINTS))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import InvalidToken
 from flask import Flask
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from standardwebhooks.webhooks import Webhook
 
 from leadapp import create_app
@@ -32,7 +32,7 @@ from leadapp.outbox.backoff import backoff_seconds
 from leadapp.outbox.events import EVENTS
 from leadapp.outbox.worker import Worker, register_periodic
 from leadapp.timeutil import rfc3339
-from tests.support.apps import create_api_key
+from tests.support.apps import create_api_key, put_form
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
 from tests.support.processes import flask_command
@@ -521,6 +521,90 @@ def test_admin_api_lists_endpoints_and_failed_deliveries(make_app, worker_for) -
         response = client.get(f"/webhooks/deliveries?{query}", headers=bearer(key))
         assert response.status_code == 422, query
         assert response.mimetype == "application/problem+json"
+
+
+# --- endpoints of some forms ------------------------------------------------------------------
+
+
+def test_an_endpoint_of_one_form_gets_only_its_leads(make_app, receiver: Receiver, worker_for):
+    app = make_app(**FAST)
+    key = create_api_key(app)
+    put_form(app, "spring")
+    put_form(app, "autumn")
+    _, receiver.secret = add_endpoint(app, receiver.url(), forms=("spring",))
+    every = Receiver()
+    try:
+        _, every.secret = add_endpoint(app, every.url())
+        worker_for(app)
+        spring = store_lead(app, key, 61, path="/f/spring")
+        autumn = store_lead(app, key, 62, path="/f/autumn")
+        plain = store_lead(app, key, 63)
+        wait_until(lambda: len(every.requests) >= 3, timeout=10, what="every form's leads")
+        # The spring form is removed before its lead is erased: the erasure still follows
+        # the form the lead was stored with.
+        assert app.test_cli_runner().invoke(args=["forms", "remove", "spring"]).exit_code == 0
+        client = app.test_client()
+        for lead in (spring, autumn, plain):
+            assert client.delete(f"/leads/{lead['id']}", headers=bearer(key)).status_code == 204
+        wait_until(lambda: len(every.requests) >= 6, timeout=10, what="every form's erasures")
+        wait_until(lambda: len(receiver.requests) >= 2, timeout=10, what="spring's events")
+        time.sleep(1.0)  # nothing more may come
+        got = sorted((r.json()["type"], r.json()["data"]["id"]) for r in receiver.requests)
+        assert got == [("lead.created", spring["id"]), ("lead.erased", spring["id"])]
+        assert sorted((r.json()["type"], r.json()["data"]["id"]) for r in every.requests) == sorted(
+            (kind, lead["id"]) for kind in EVENTS for lead in (spring, autumn, plain)
+        )
+        assert receiver.unverified == [] and every.unverified == []
+    finally:
+        every.close()
+
+
+def test_endpoints_list_their_forms(app: Flask, api_key: str) -> None:
+    runner = app.test_cli_runner()
+    put_form(app, "spring")
+    put_form(app, "autumn")
+    unknown = runner.invoke(args=["webhooks", "add", "http://a.example/", "--form", "nope"])
+    assert unknown.exit_code == 1 and "No form nope" in unknown.output
+    assert "Traceback" not in unknown.output
+    malformed = runner.invoke(args=["webhooks", "add", "http://a.example/", "--form", "A B"])
+    assert malformed.exit_code == 1 and "No form A B" in malformed.output
+    some, _ = add_endpoint(app, "http://a.example/", forms=("spring", "autumn", "spring"))
+    every, _ = add_endpoint(app, "http://b.example/")
+    listed = {
+        line.split()[0]: line
+        for line in runner.invoke(args=["webhooks", "list"]).output.splitlines()
+    }
+    assert "autumn,spring" in listed[some] and "every form" in listed[every]
+    items = app.test_client().get("/webhooks", headers=bearer(api_key)).get_json()["items"]
+    assert {item["id"]: item["forms"] for item in items} == {
+        some: ["autumn", "spring"],
+        every: None,
+    }
+
+
+def test_routing_is_cached_no_query_per_lead(make_app) -> None:
+    """The subscriptions are read once per period, whatever forms the leads are of."""
+    app = make_app(LEADAPP_CACHE_SECONDS=60.0)
+    key = create_api_key(app)
+    put_form(app, "spring")
+    add_endpoint(app, "http://127.0.0.1:9/spring", forms=("spring",))
+    store_lead(app, key, 71)  # reads the subscriptions once
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, *_args) -> None:
+        if "webhook_endpoints" in statement:
+            statements.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            spring = store_lead(app, key, 72, path="/f/spring")
+            store_lead(app, key, 73)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+    assert statements == []
+    queued = [(str(r["lead_id"]), r["event"]) for r in delivery_rows(app)]
+    assert queued == [(spring["id"], "lead.created")]
 
 
 # --- the worker ----------------------------------------------------------------------------

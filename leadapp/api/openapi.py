@@ -190,9 +190,17 @@ def _operations() -> dict[str, Operation]:
         "leads.list_leads": Operation(
             "listLeads",
             "List leads, newest first",
+            description=(
+                "With `form`, one form's leads (a removed form's too; a slug no form ever had "
+                "gives an empty page). A cursor continues only the listing it came from."
+            ),
             security=ADMIN,
             parameters=[{"in": "query", "schema": LeadQueryArgsSchema}],
             answers={200: _json("LeadPage", "A page of leads.")},
+            problems={
+                422: "A query argument is invalid (a malformed `form` slug), or the cursor was "
+                "not issued by this service or belongs to another form's listing.",
+            },
         ),
         "leads.get_lead": Operation(
             "getLead", "Read one lead", security=ADMIN, answers={200: _json("Lead", "The lead.")}
@@ -336,6 +344,7 @@ def _operations() -> dict[str, Operation]:
         "webhooks.list_endpoints": Operation(
             "listWebhookEndpoints",
             "List subscribed webhook endpoints (never their secrets)",
+            description="Each with its events and the forms whose leads it gets (null: all).",
             security=ADMIN,
             answers={200: _json("WebhookEndpointList", "Every active endpoint.")},
         ),

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from leadapp.cli.admin import apikeys_cli, audit_cli, blocklist_cli
+from leadapp.cli.forms import forms_cli
 from leadapp.cli.keys import keys_cli, keys_generate
 from leadapp.cli.leads import leads_cli
 from leadapp.cli.webhooks import webhooks_cli
@@ -19,7 +20,8 @@ _FLASK_VALUE_OPTIONS = frozenset({"--app", "-A", "--env-file", "-e"})
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
-    for group in (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli):
+    groups = (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli, forms_cli)
+    for group in groups:
         app.cli.add_command(group)
 
 

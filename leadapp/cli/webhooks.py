@@ -35,27 +35,45 @@ def _when(value: object) -> str:
     type=click.Choice(EVENTS),
     help="An event to subscribe to (repeatable); default: all.",
 )
-def webhooks_add(url: str, events: tuple[str, ...]) -> None:
+@click.option(
+    "--form",
+    "forms",
+    multiple=True,
+    metavar="SLUG",
+    help="Only this form's leads (repeatable); default: every form's.",
+)
+def webhooks_add(url: str, events: tuple[str, ...], forms: tuple[str, ...]) -> None:
     """Subscribe URL; print its id, then its signing secret alone on the last line."""
     try:
-        endpoint, secret = service.add_endpoint(url, events)
+        endpoint, secret = service.add_endpoint(url, events, forms)
     except service.WebhookError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Added endpoint {endpoint.id} for {', '.join(endpoint.events)}.")
+    click.echo(
+        f"Added endpoint {endpoint.id} for {', '.join(endpoint.events)} "
+        f"of {_forms(endpoint.forms)}."
+    )
     click.echo("Its signing secret follows; store it now, it cannot be shown again:")
     click.echo(secret)
 
 
+def _forms(forms: list[str] | None) -> str:
+    """An endpoint's forms as listed: `every form`, or their slugs."""
+    return "every form" if forms is None else ",".join(forms)
+
+
 @webhooks_cli.command("list")
 def webhooks_list() -> None:
-    """List endpoints (id, URL, events, created), never the secret."""
+    """List endpoints (id, URL, events, forms, created), never the secret."""
     rows = service.list_endpoints()
     if not rows:
         click.echo("No webhook endpoints.")
         return
-    click.echo(f"{'ID':<36}  {'CREATED':<19}  {'EVENTS':<24}  URL")
+    click.echo(f"{'ID':<36}  {'CREATED':<19}  {'EVENTS':<24}  {'FORMS':<24}  URL")
     for row in rows:
-        click.echo(f"{row.id}  {_when(row.created_at)}  {','.join(row.events):<24}  {row.url}")
+        click.echo(
+            f"{row.id}  {_when(row.created_at)}  {','.join(row.events):<24}  "
+            f"{_forms(row.forms):<24}  {row.url}"
+        )
 
 
 @webhooks_cli.command("remove")

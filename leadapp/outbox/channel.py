@@ -13,6 +13,11 @@ from sqlalchemy import Connection
 
 CHANNELS_EXTENSION = "leadapp.outbox.channels"
 
+# What a channel may route an event by, as the code that stores or erases the lead knows it
+# from the row it writes (today `{"form": slug}`): a few read-only facts, never the lead's
+# personal data, and nothing the channel must query for.
+Routing = Mapping[str, Any]
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -85,8 +90,14 @@ class Channel(Protocol):
     name: str
     policy: Policy
 
-    def targets(self, connection: Connection, event: str) -> Sequence[uuid.UUID | None]:
-        """Whom `event` goes to now (one outbox row each); read in the caller's transaction."""
+    def targets(
+        self, connection: Connection, event: str, routing: Routing
+    ) -> Sequence[uuid.UUID | None]:
+        """Whom `event` of a lead with these routing facts goes to now (one outbox row each).
+
+        Read in the caller's transaction, on the hot path of every stored lead: a channel
+        answers from what it caches, not with a query per lead.
+        """
         ...
 
     def build(self, connection: Connection, entries: Sequence[Entry]) -> Mapping[uuid.UUID, Any]:

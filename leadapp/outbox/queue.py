@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, insert, select, 
 
 from leadapp.extensions import db
 from leadapp.models.outbox import CANCELLED, FAILED, PENDING, OutboxMessage
-from leadapp.outbox.channel import app_channels
+from leadapp.outbox.channel import Routing, app_channels
 from leadapp.timeutil import utcnow
 
 outbox = OutboxMessage.__table__
@@ -27,11 +27,12 @@ class RetryRefused(ValueError):
     """`retry` of one message that can't be retried (the message says why)."""
 
 
-def publish(connection: Connection, event: str, lead_id: uuid.UUID) -> int:
+def publish(connection: Connection, event: str, lead_id: uuid.UUID, routing: Routing) -> int:
     """Queue `event` of the lead for every target of every channel; return how many rows.
 
-    The rows name the event and the lead and hold nothing of the lead's data; each channel
-    builds its message when a worker claims it.
+    `routing` holds the lead's routing facts (its form), by which a channel may choose its
+    targets. The rows name the event and the lead and hold nothing of the lead's data; each
+    channel builds its message when a worker claims it.
     """
     now = utcnow()
     rows = [
@@ -47,7 +48,7 @@ def publish(connection: Connection, event: str, lead_id: uuid.UUID) -> int:
             "created_at": now,
         }
         for name, channel in app_channels().items()
-        for target_id in channel.targets(connection, event)
+        for target_id in channel.targets(connection, event, routing)
     ]
     if rows:
         # One dict is a plain execute; a list takes the executemany path, which costs more.

@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from leadapp.models.form import SLUG
+
 # Enough for any page size or day count; longer digit strings are refused before int().
 MAX_INTEGER_DIGITS = 9
 ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -39,3 +41,25 @@ class StrictInteger(fields.Integer):
             return super()._deserialize(value, attr, data, **kwargs)
         except ValidationError:
             raise self.make_error("invalid") from None
+
+
+class FormSlug(fields.String):
+    """A form's slug as a query argument (`form=`): the slug pattern, or 422.
+
+    A well-formed slug that names no form is not an error here: a removed form's leads
+    still name it, and a slug no form ever had simply matches nothing.
+    """
+
+    default_error_messages = {
+        "invalid": "Must be a form's slug: a-z, 0-9 and inner hyphens, at most 40 characters.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": f"^{SLUG.pattern}$", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        """Accept a string matching the slug pattern exactly."""
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            raise self.make_error("invalid")
+        return value

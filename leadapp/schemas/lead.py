@@ -20,7 +20,7 @@ from leadapp.normalize import (
     normalize_phone,
 )
 from leadapp.schemas.attribution import AttributionField, flatten_errors
-from leadapp.schemas.fields import StrictInteger
+from leadapp.schemas.fields import FormSlug, StrictInteger
 from leadapp.timeutil import rfc3339
 
 # A solved challenge is a few hundred characters of base64; anything far longer is not one.
@@ -230,6 +230,12 @@ class LeadQueryArgsSchema(Schema):
     )
     phone = NormalizedString(
         _phone_in_default_region, metadata={"description": "Exact phone match."}
+    )
+    form = FormSlug(
+        metadata={
+            "description": "Only this form's leads (a removed form's too; a slug no form "
+            "ever had matches none). A cursor continues only the listing it came from."
+        }
     )
 
 

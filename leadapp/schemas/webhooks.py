@@ -17,6 +17,12 @@ class WebhookEndpointSchema(Schema):
     id = fields.UUID(required=True)
     url = fields.String(required=True)
     events = fields.List(fields.String(), required=True)
+    forms = fields.List(
+        fields.String(),
+        required=True,
+        allow_none=True,
+        metadata={"description": "The slugs of the forms whose leads it gets; null: every form."},
+    )
     created_at = UTCDateTime(required=True)
 
 

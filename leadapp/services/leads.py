@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
@@ -84,6 +85,11 @@ _INSERT_IF_NEW = {
     name: insert(_LEADS).on_conflict_do_nothing().returning(_LEADS.c.id)
     for name, insert in INSERTS.items()
 }
+
+
+def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lead's routing facts for the outbox's channels, read-only, from its row: its form."""
+    return MappingProxyType({"form": row["form"]})
 
 
 def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> DuplicateLead | None:
@@ -207,7 +213,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                outbox.publish(connection, LEAD_CREATED, row["id"])
+                outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -331,11 +337,14 @@ def list_leads(
     cursor: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    form: str | None = None,
 ) -> LeadPage:
     """A page of leads, newest first, optionally only exact matches of email and/or phone.
 
-    Keyset pagination on (created_at, id) walks the index, so a deep page costs what
-    the first does. The read is audited in the same transaction.
+    Keyset pagination on (created_at, id) walks the index (with `form`, the index on
+    (form, created_at, id)), so a deep page costs what the first does. A cursor continues
+    only the listing it came from: one form's cursor is refused for another form or for
+    every form's. The read is audited in the same transaction.
     """
     keyring = current_keyring()
     table = Lead.__table__
@@ -343,9 +352,15 @@ def list_leads(
     if cursor is not None:
         try:
             position = decode_cursor(keyring, cursor)
+            if position.form != form:
+                raise InvalidCursor("The cursor belongs to another listing (another form).")
         except InvalidCursor as error:
             raise ValidationFailed(str(error), errors={"cursor": [str(error)]}) from None
-        query = query.where(tuple_(table.c.created_at, table.c.id) < position)
+        query = query.where(
+            tuple_(table.c.created_at, table.c.id) < (position.created_at, position.lead_id)
+        )
+    if form is not None:
+        query = query.where(table.c.form == form)
     if email is not None:
         query = query.where(
             table.c.email_bidx == keyring.blind_index("email", email_match_key(email))
@@ -361,7 +376,7 @@ def list_leads(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = encode_cursor(keyring, last["created_at"], last["id"])
+        next_cursor = encode_cursor(keyring, last["created_at"], last["id"], form)
     return LeadPage(items=items, next_cursor=next_cursor)
 
 
@@ -389,17 +404,17 @@ def erase_leads(
     table = Lead.__table__
     if not lead_ids:
         return []
-    erased = list(
-        connection.execute(
-            delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id)
-        ).scalars()
-    )
+    # RETURNING the form too: the erased lead's routing facts come from the row it had.
+    rows = connection.execute(
+        delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id, table.c.form)
+    ).all()
+    erased = [row.id for row in rows]
     if erased:
         count = len(erased) if action != "erase" else None
         audit.record(connection, actor, action, erased, count=count)
         outbox.cancel_for_leads(connection, erased)
-        for lead_id in erased:
-            outbox.publish(connection, LEAD_ERASED, lead_id)
+        for row in rows:
+            outbox.publish(connection, LEAD_ERASED, row.id, routing(row._mapping))
     return erased
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,4 +67,12 @@ def create_api_key(app: Flask, name: str = "partner") -> str:
 def revoke_api_key(app: Flask, name: str) -> None:
     """Revoke an API key through the CLI."""
     result = app.test_cli_runner().invoke(args=["apikeys", "revoke", name])
+    assert result.exit_code == 0, result.output
+
+
+def put_form(app: Flask, slug: str, document: dict[str, Any] | None = None) -> None:
+    """Create or replace a form through `forms put SLUG --file -`, as an operator would."""
+    result = app.test_cli_runner().invoke(
+        args=["forms", "put", slug, "--file", "-"], input=json.dumps(document or {})
+    )
     assert result.exit_code == 0, result.output

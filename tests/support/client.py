@@ -79,19 +79,21 @@ def post_lead(
     *,
     ip: str = DEFAULT_CLIENT_IP,
     headers: Mapping[str, str] | None = None,
+    path: str = "/leads",
     **kwargs: Any,
 ) -> TestResponse:
-    """POST a body to /leads through Flask's test client (of an app) from a client address.
+    """POST a body to /leads (or `path`, e.g. /f/<slug>) through Flask's test client.
 
-    A dict or list is sent as JSON; bytes or str are sent as they are, so a test can send
-    malformed JSON. Other keyword arguments (content_type, ...) go to the test client.
+    From a client address. A dict or list is sent as JSON; bytes or str are sent as they
+    are, so a test can send malformed JSON. Other keyword arguments (content_type, ...) go
+    to the test client.
     """
     if isinstance(client, Flask):
         client = client.test_client()
     kwargs.setdefault("content_type", "application/json")
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post(
-        "/leads", data=data, headers=dict(headers or {}), environ_base={"REMOTE_ADDR": ip}, **kwargs
+        path, data=data, headers=dict(headers or {}), environ_base={"REMOTE_ADDR": ip}, **kwargs
     )
 
 
@@ -100,10 +102,13 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def store_lead(app: Flask, key: str, n: int | None = None, **overrides: Any) -> dict[str, Any]:
-    """Create lead n through POST /leads with an API key (no IP address); return its body."""
+def store_lead(
+    app: Flask, key: str, n: int | None = None, *, path: str = "/leads", **overrides: Any
+) -> dict[str, Any]:
+    """Create lead n through POST /leads (or `path`: /f/<slug>) with an API key (no IP
+    address); return its body."""
     from tests.support.builders import lead_payload
 
-    response = post_lead(app, lead_payload(n, **overrides), headers=bearer(key))
+    response = post_lead(app, lead_payload(n, **overrides), headers=bearer(key), path=path)
     assert response.status_code == 201, response.get_json()
     return response.get_json()

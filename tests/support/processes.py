@@ -23,18 +23,22 @@ def run_command(
     env: Mapping[str, str] | None = None,
     timeout: float | None = COMMAND_TIMEOUT,
     context: Callable[[], str] | None = None,
+    input: str | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command to its end; fail with its output (and `context()`) when it fails."""
+    """Run a command to its end, `input` on its stdin; fail with its output (and
+    `context()`) when it fails, unless `check` is false."""
     result = subprocess.run(
         list(command),
         env=dict(env) if env is not None else None,
         cwd=cwd,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
             + (f"\n{context()}" if context is not None else "")
@@ -43,19 +47,36 @@ def run_command(
 
 
 def python_module(
-    env: Mapping[str, str], module: str, *args: str, timeout: float | None = COMMAND_TIMEOUT
+    env: Mapping[str, str],
+    module: str,
+    *args: str,
+    timeout: float | None = COMMAND_TIMEOUT,
+    input: str | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m MODULE ARGS` from the repository root in environment `env`."""
     return run_command(
-        [sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env, timeout=timeout
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=timeout,
+        input=input,
+        check=check,
     )
 
 
 def flask_command(
-    env: Mapping[str, str], *args: str, timeout: float | None = COMMAND_TIMEOUT
+    env: Mapping[str, str],
+    *args: str,
+    timeout: float | None = COMMAND_TIMEOUT,
+    input: str | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `flask --app leadapp ARGS` in a subprocess; fail with its output when it fails."""
-    return python_module(env, "flask", "--app", "leadapp", *args, timeout=timeout)
+    """Run `flask --app leadapp ARGS` in a subprocess, `input` on its stdin; fail with its
+    output when it fails (unless `check` is false)."""
+    return python_module(
+        env, "flask", "--app", "leadapp", *args, timeout=timeout, input=input, check=check
+    )
 
 
 def runuser() -> str | None:

@@ -135,11 +135,15 @@ class Receiver:
         self.server.server_close()
 
 
-def add_endpoint(app: Flask, url: str, *events: str) -> tuple[str, str]:
-    """`webhooks add` through the CLI; return the printed endpoint id and secret."""
+def add_endpoint(
+    app: Flask, url: str, *events: str, forms: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """`webhooks add` (for some forms) through the CLI; return the printed id and secret."""
     args = ["webhooks", "add", url]
     for event in events:
         args += ["--event", event]
+    for form in forms:
+        args += ["--form", form]
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, select
 from leadapp.channels.webhook.signing import signed_headers
 from leadapp.channels.webhook.transport import Connections, DeadlineWatcher
 from leadapp.models.webhook import WebhookEndpoint
-from leadapp.outbox.channel import Entry, Message, Outcome, Policy, app_channels
-from leadapp.outbox.events import EVENTS, LEAD_CREATED
+from leadapp.outbox.channel import Entry, Message, Outcome, Policy, Routing, app_channels
+from leadapp.outbox.events import LEAD_CREATED
 from leadapp.schemas import LeadSchema
 from leadapp.services.leads import leads_as_created
 from leadapp.timeutil import rfc3339
@@ -36,34 +36,60 @@ endpoints = WebhookEndpoint.__table__
 _lead_schema = LeadSchema()
 
 
-class SubscriptionCache:
-    """Which endpoint ids each event goes to, re-read at most every `ttl` seconds.
+@dataclass(frozen=True)
+class Subscription:
+    """An active endpoint as routing sees it: its id, its events, its forms (None: every form)."""
 
-    Only ids and events are cached, never a URL or a secret.
+    endpoint_id: uuid.UUID
+    events: frozenset[str]
+    forms: frozenset[str] | None
+
+
+class SubscriptionCache:
+    """Which endpoint ids each (event, form) goes to, re-read at most every `ttl` seconds.
+
+    One query per period reads every active endpoint's events and forms; the answer for an
+    (event, form) pair is worked out once per period from that and kept, so the hot path
+    (every stored lead) is a dictionary lookup. Only ids, events and forms are cached, never
+    a URL or a secret.
     """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._expires = 0.0
-        self._by_event: dict[str, list[uuid.UUID]] = {}
+        self._subscriptions: list[Subscription] = []
+        self._by_route: dict[tuple[str, str | None], list[uuid.UUID]] = {}
 
-    def endpoint_ids(self, connection: Connection, event: str) -> list[uuid.UUID]:
-        """The active endpoints subscribed to `event`."""
+    def endpoint_ids(self, connection: Connection, event: str, form: str | None) -> list[uuid.UUID]:
+        """The active endpoints subscribed to `event` of a lead of `form`."""
         with self._lock:
             if time.monotonic() >= self._expires:
                 rows = connection.execute(
-                    select(endpoints.c.id, endpoints.c.events).where(
+                    select(endpoints.c.id, endpoints.c.events, endpoints.c.forms).where(
                         endpoints.c.removed_at.is_(None)
                     )
                 ).all()
-                by_event: dict[str, list[uuid.UUID]] = {name: [] for name in EVENTS}
-                for row in rows:
-                    for name in row.events.split(","):
-                        by_event.setdefault(name, []).append(row.id)
-                self._by_event = by_event
+                self._subscriptions = [
+                    Subscription(
+                        row.id,
+                        frozenset(row.events.split(",")),
+                        frozenset(row.forms.split(",")) if row.forms is not None else None,
+                    )
+                    for row in rows
+                ]
+                self._by_route = {}
                 self._expires = time.monotonic() + self.ttl
-            return list(self._by_event.get(event, ()))
+            route = (event, form)
+            found = self._by_route.get(route)
+            if found is None:
+                found = self._by_route[route] = [
+                    subscription.endpoint_id
+                    for subscription in self._subscriptions
+                    if event in subscription.events
+                    and (subscription.forms is None or form in subscription.forms)
+                ]
+            return list(found)
 
     def invalidate(self) -> None:
         """Forget the cached answer (this process changed the endpoints)."""
@@ -142,9 +168,9 @@ class WebhookChannel:
         )
         return cls(policy, float(config.get("LEADAPP_CACHE_SECONDS", MAX_SUBSCRIPTION_SECONDS)))
 
-    def targets(self, connection: Connection, event: str) -> list[uuid.UUID]:
-        """The endpoints subscribed to `event`, as this process last read them."""
-        return self.subscriptions.endpoint_ids(connection, event)
+    def targets(self, connection: Connection, event: str, routing: Routing) -> list[uuid.UUID]:
+        """The endpoints subscribed to `event` of the lead's form, as last read here."""
+        return self.subscriptions.endpoint_ids(connection, event, routing.get("form"))
 
     def build(self, connection: Connection, entries: Sequence[Entry]) -> dict[uuid.UUID, Any]:
         """Each delivery's URL, secret and body; left out: a removed endpoint, an erased lead."""

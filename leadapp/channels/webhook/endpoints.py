@@ -23,6 +23,7 @@ from leadapp.models.webhook import URL_MAX_CHARS, WebhookEndpoint
 from leadapp.outbox import queue
 from leadapp.outbox.events import EVENTS
 from leadapp.outbox.queue import outbox
+from leadapp.services.forms import get_form
 from leadapp.timeutil import as_utc, utcnow
 
 endpoints = WebhookEndpoint.__table__
@@ -39,6 +40,8 @@ class Endpoint:
     id: uuid.UUID
     url: str
     events: list[str]
+    # The forms whose leads it gets, by slug; None: every form.
+    forms: list[str] | None
     created_at: datetime
 
 
@@ -70,10 +73,27 @@ def validate_events(events: Sequence[str]) -> list[str]:
     return [event for event in EVENTS if event in chosen]
 
 
+def validate_forms(forms: Sequence[str]) -> list[str] | None:
+    """The live forms named, sorted, or None (every form) when none is; else WebhookError."""
+    chosen = sorted(set(forms))
+    unknown = [slug for slug in chosen if get_form(slug) is None]
+    if unknown:
+        raise WebhookError(
+            f"No form {', '.join(unknown)}; create it first (`flask forms put`) or check the slug."
+        )
+    return chosen or None
+
+
 def _active_endpoints(connection: Connection) -> list[Any]:
     """Every endpoint not removed, oldest first, decrypted."""
     return connection.execute(
-        select(endpoints.c.id, endpoints.c.url, endpoints.c.events, endpoints.c.created_at)
+        select(
+            endpoints.c.id,
+            endpoints.c.url,
+            endpoints.c.events,
+            endpoints.c.forms,
+            endpoints.c.created_at,
+        )
         .where(endpoints.c.removed_at.is_(None))
         .order_by(endpoints.c.created_at, endpoints.c.id)
     ).all()
@@ -81,13 +101,20 @@ def _active_endpoints(connection: Connection) -> list[Any]:
 
 def _listed(row: Any) -> Endpoint:
     """An endpoint row as listed."""
-    return Endpoint(row.id, row.url, row.events.split(","), as_utc(row.created_at))
+    forms = row.forms.split(",") if row.forms is not None else None
+    return Endpoint(row.id, row.url, row.events.split(","), forms, as_utc(row.created_at))
 
 
-def add_endpoint(url: str, events: Sequence[str] = ()) -> tuple[Endpoint, str]:
-    """Subscribe a URL; return the endpoint and its secret (shown once, never again)."""
+def add_endpoint(
+    url: str, events: Sequence[str] = (), forms: Sequence[str] = ()
+) -> tuple[Endpoint, str]:
+    """Subscribe a URL to events of some forms' leads (default: every form's).
+
+    Return the endpoint and its secret (shown once, never again).
+    """
     url = validate_url(url)
     chosen = validate_events(events)
+    only = validate_forms(forms)
     secret = new_secret()
     endpoint_id = uuid.uuid4()
     now = utcnow()
@@ -101,11 +128,12 @@ def add_endpoint(url: str, events: Sequence[str] = ()) -> tuple[Endpoint, str]:
                 "url": url,
                 "secret": secret,
                 "events": ",".join(chosen),
+                "forms": ",".join(only) if only is not None else None,
                 "created_at": now,
             },
         )
     webhook_channel().subscriptions.invalidate()
-    return Endpoint(endpoint_id, url, chosen, now), secret
+    return Endpoint(endpoint_id, url, chosen, only, now), secret
 
 
 def list_endpoints() -> list[Endpoint]:
