@@ -6,6 +6,7 @@ row (`removed_at` set): its leads keep naming it, and a later PUT of the slug cr
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import DateTime, String, Text
@@ -15,6 +16,8 @@ from leadapp.extensions import db
 from leadapp.timeutil import utcnow
 
 SLUG_MAX_CHARS = 40
+# The pattern of every slug (contract: Forms); the query arguments naming a form check it too.
+SLUG = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", re.ASCII)
 DEFAULT_FORM = "default"
 
 

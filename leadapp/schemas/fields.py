@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from leadapp.models.form import SLUG, SLUG_MAX_CHARS
+
 # Enough for any page size or day count; longer digit strings are refused before int().
 MAX_INTEGER_DIGITS = 9
 ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -39,3 +41,24 @@ class StrictInteger(fields.Integer):
             return super()._deserialize(value, attr, data, **kwargs)
         except ValidationError:
             raise self.make_error("invalid") from None
+
+
+class FormSlug(fields.String):
+    """A query argument naming a form (`form=<slug>`): a slug's pattern, or a field error.
+
+    Whether a form has (or ever had) the slug is the service's to answer, not the schema's.
+    """
+
+    default_error_messages = {"invalid_slug": "Must be a form's slug (a-z, 0-9 and -)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        """A string with the slug's pattern in the OpenAPI document."""
+        metadata = {"pattern": "^" + SLUG.pattern + "$", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        """The slug as given, when it matches the pattern."""
+        slug = super()._deserialize(value, attr, data, **kwargs)
+        if len(slug) > SLUG_MAX_CHARS or not SLUG.fullmatch(slug):
+            raise self.make_error("invalid_slug")
+        return slug

@@ -18,13 +18,12 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields
 
-from leadapp.models.form import SLUG_MAX_CHARS
+from leadapp.models.form import SLUG, SLUG_MAX_CHARS
 from leadapp.models.lead import CUSTOM_FIELDS_MAX_BYTES, URL_MAX_CHARS
 from leadapp.normalize import EMAIL_MAX_CHARS, normalize_email
 from leadapp.schemas.attribution import CONTROL_CHARACTERS, check_absolute_url
 from leadapp.schemas.lead import UTCDateTime
 
-SLUG = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", re.ASCII)
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}", re.ASCII)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # Control characters except tab, line feed and carriage return: what a textarea refuses.
