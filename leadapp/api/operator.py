@@ -22,9 +22,11 @@ stats_schema = StatsSchema()
 @responds(200, *QUERY, *DATABASE)
 @require_api_key
 def export_csv():
-    """Every lead (or those of a range), oldest first, as a streamed CSV download."""
+    """Every lead (or those of a range, or of a form), oldest first, as a streamed CSV download."""
     args = query_args(export_args_schema)
-    chunks = export.open_export(g.api_key, args.get("start"), args.get("end"))
+    chunks = export.open_export(
+        g.api_key, args.get("start"), args.get("end"), form=args.get("form")
+    )
     filename = "leads-" + utcnow().strftime("%Y%m%dT%H%M%SZ") + ".csv"
     return Response(
         stream_with_context(chunks),

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from leadapp.schemas.fields import StrictInteger
+from leadapp.schemas.fields import FormSlug, StrictInteger
 
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
@@ -75,6 +75,17 @@ class ExportArgsSchema(Schema):
             "type": "string",
             "example": "2026-12-01T00:00:00Z",
         },
+    )
+
+    form = FormSlug(
+        metadata={
+            "description": (
+                "Only this form's leads (a removed form's too), with one column per custom "
+                "field the form has (a removed form: had) instead of `fields`. A slug no form "
+                "ever had gives the header row alone."
+            ),
+            "example": "spring-sale",
+        }
     )
 
     @validates_schema
