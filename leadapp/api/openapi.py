@@ -378,7 +378,7 @@ def _operations() -> dict[str, Operation]:
         ),
         "operator.get_stats": Operation(
             "getStats",
-            "Leads and spam per UTC day, and leads per source",
+            "Leads and spam per UTC day, leads per source and per form",
             security=ADMIN,
             parameters=[{"in": "query", "schema": StatsArgsSchema}],
             answers={200: _json("Stats", "One entry per day, oldest first, today last.")},

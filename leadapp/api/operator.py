@@ -39,6 +39,6 @@ def export_csv():
 @responds(200, *QUERY, *DATABASE)
 @require_api_key
 def get_stats():
-    """Leads and spam per UTC day, and leads per source, over the last `days` days."""
+    """Leads and spam per UTC day, leads per source and per form, over the last `days` days."""
     args = query_args(stats_args_schema)
-    return stats_schema.dump(stats.daily_stats(args["days"]))
+    return stats_schema.dump(stats.daily_stats(args["days"], form=args.get("form")))
