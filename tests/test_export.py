@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from leadapp.services.export import COLUMNS, defuse
+from leadapp.services.export import COLUMNS, as_text, defuse
 from tests.support.apps import create_api_key
+from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
+from tests.support.forms import GOOD_VALUES, ONE_OF_EACH, post, put
 from tests.support.operator_data import add_lead_at, audit_events, set_lead
 from tests.support.servers import ThreadedServer
 
-HEADER = (
+LEAD_HEADER = (
     "id,created_at,name,email,phone,ip_address,source,utm_source,utm_medium,utm_campaign,"
     "utm_term,utm_content,page_url,referrer,consent_given_at,consent_text,resubmissions,"
-    "last_resubmitted_at"
+    "last_resubmitted_at,form,opt_in_status,opt_in_confirmed_at"
 )
+HEADER = LEAD_HEADER + ",fields"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def parse(body: bytes) -> list[dict[str, str]]:
+def parse(body: bytes, header: str = HEADER) -> list[dict[str, str]]:
     """The CSV as dicts, after checking it is UTF-8 with the contract's exact header row."""
     text = body.decode("utf-8")
-    assert text.split("\r\n", 1)[0] == HEADER
+    assert text.split("\r\n", 1)[0] == header
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
@@ -75,6 +79,10 @@ def test_every_lead_oldest_first_with_every_column(app: Flask, client, api_key: 
         "consent_text": "",
         "resubmissions": "3",
         "last_resubmitted_at": "2026-03-01T12:05:00Z",
+        "form": "default",
+        "opt_in_status": "",
+        "opt_in_confirmed_at": "",
+        "fields": "{}",
     }
     assert rows[0]["resubmissions"] == "0" and rows[0]["last_resubmitted_at"] == ""
 
@@ -273,3 +281,156 @@ def test_cli_export_in_a_real_process(database_url: str, test_keys, tmp_path: Pa
     lines = result.stdout.splitlines()
     assert lines[0] == HEADER and len(lines) == 2
     assert "Exported 1 lead." in result.stderr and "id,created_at" not in result.stderr
+
+
+# --- Forms (v3): the form, opt-in and custom values columns -------------------------------
+
+# ONE_OF_EACH, and an optional checkbox so that `false` is stored too.
+WITH_NEWS = [*ONE_OF_EACH, {"name": "news", "label": "News", "type": "checkbox"}]
+FIELD_NAMES = ",".join(definition["name"] for definition in WITH_NEWS)
+
+
+def store_form_lead(app: Flask, key: str, slug: str, n: int, **fields) -> str:
+    """Store lead n on a form with these custom values (as an API-key caller); return its id."""
+    response = post(app, slug, {**lead_payload(n), "fields": fields}, headers=bearer(key))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_fields_column_is_the_custom_values_as_json_keys_sorted(
+    app: Flask, client, api_key: str
+) -> None:
+    assert put(app, bearer(api_key), "full", {"fields": WITH_NEWS}).status_code == 201
+    plain = store_lead(app, api_key, 1)["id"]
+    full = store_form_lead(app, api_key, "full", 2, **GOOD_VALUES, news=False)
+    rows = {row["id"]: row for row in parse(export(client, api_key).data)}
+    assert rows[plain]["form"] == "default" and rows[plain]["fields"] == "{}"
+    stored = {**GOOD_VALUES, "company": "Acme", "plan": "pro", "news": False}
+    assert rows[full]["fields"] == json.dumps(
+        stored, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    assert list(json.loads(rows[full]["fields"])) == sorted(stored)
+    assert rows[full]["form"] == "full"
+    assert rows[full]["opt_in_status"] == rows[full]["opt_in_confirmed_at"] == ""
+
+
+def test_one_forms_export_has_a_column_per_field_in_the_forms_order(
+    app: Flask, client, api_key: str
+) -> None:
+    put(app, bearer(api_key), "full", {"fields": WITH_NEWS})
+    store_lead(app, api_key, 1)  # the default form's: not in the form's export
+    every = store_form_lead(app, api_key, "full", 2, **GOOD_VALUES, news=False)
+    fewest = store_form_lead(app, api_key, "full", 3, company="Beta", terms=True, budget=7)
+    rows = parse(export(client, api_key, "?form=full").data, LEAD_HEADER + "," + FIELD_NAMES)
+    assert [row["id"] for row in rows] == [every, fewest]
+    custom = [{name: row[name] for name in FIELD_NAMES.split(",")} for row in rows]
+    assert custom == [
+        {
+            "company": "Acme",
+            "message": "line one\nline two",
+            "budget": "5000.5",
+            "start": "2026-02-28",
+            "plan": "pro",
+            "terms": "true",
+            "site": "https://acme.example/about",
+            "news": "false",
+        },
+        {
+            "company": "Beta",
+            "message": "",
+            "budget": "7",
+            "start": "",
+            "plan": "",
+            "terms": "true",
+            "site": "",
+            "news": "",
+        },
+    ]
+    assert all(row["form"] == "full" and "fields" not in row for row in rows)
+
+
+def test_a_field_removed_from_the_form_leaves_its_column_but_not_the_values(
+    app: Flask, client, api_key: str
+) -> None:
+    admin = bearer(api_key)
+    text = {"label": "L", "type": "text"}
+    put(app, admin, "shop", {"fields": [{"name": "size", **text}, {"name": "color", **text}]})
+    lead_id = store_form_lead(app, api_key, "shop", 1, size="XL", color="red")
+    put(app, admin, "shop", {"fields": [{"name": "color", **text}, {"name": "gift", **text}]})
+    (row,) = parse(export(client, api_key, "?form=shop").data, LEAD_HEADER + ",color,gift")
+    assert (row["id"], row["color"], row["gift"]) == (lead_id, "red", "")
+    (row,) = parse(export(client, api_key).data)
+    assert json.loads(row["fields"]) == {"color": "red", "size": "XL"}
+
+
+def test_custom_values_are_defused_in_both_shapes(app: Flask, client, api_key: str) -> None:
+    put(app, bearer(api_key), "full", {"fields": ONE_OF_EACH})
+    formula = '=HYPERLINK("http://evil.example")'
+    store_form_lead(app, api_key, "full", 1, company=formula, message="@SUM(A1)", terms=True)
+    (row,) = parse(
+        export(client, api_key, "?form=full").data,
+        LEAD_HEADER + "," + ",".join(field["name"] for field in ONE_OF_EACH),
+    )
+    assert row["company"] == "'" + formula and row["message"] == "'@SUM(A1)"
+    # The JSON object starts with `{`: a spreadsheet shows it as text.
+    (row,) = parse(export(client, api_key).data)
+    assert json.loads(row["fields"])["company"] == formula
+
+
+def test_as_text_writes_each_kind_of_value() -> None:
+    assert [as_text(value) for value in (None, True, False, 7, -2.5, 1e20, "x")] == [
+        "",
+        "true",
+        "false",
+        "7",
+        "-2.5",
+        "1e+20",
+        "x",
+    ]
+    # A negative number is a cell starting with `-`: defused, as every cell is.
+    assert defuse(as_text(-2.5)) == "'-2.5"
+
+
+def test_a_removed_forms_export_has_its_leads_with_its_last_fields(
+    app: Flask, client, api_key: str
+) -> None:
+    admin = bearer(api_key)
+    put(app, admin, "gone", {"fields": [{"name": "topic", "label": "Topic", "type": "text"}]})
+    lead_id = store_form_lead(app, api_key, "gone", 1, topic="pricing")
+    assert client.delete("/forms/gone", headers=admin).status_code == 204
+    response = export(client, api_key, "?form=gone")
+    assert response.status_code == 200
+    (row,) = parse(response.data, LEAD_HEADER + ",topic")
+    assert (row["id"], row["form"], row["topic"]) == (lead_id, "gone", "pricing")
+
+
+def test_a_slug_no_form_ever_had_is_the_header_alone(app: Flask, client, api_key: str) -> None:
+    store_lead(app, api_key, 1)
+    response = export(client, api_key, "?form=never")
+    assert response.status_code == 200
+    assert parse(response.data, LEAD_HEADER) == []
+    assert [event.lead_count for event in audit_events(app, "export")] == [0]
+
+
+@pytest.mark.parametrize("slug", ["Bad_Slug", "-x", "", "a" * 41, "sp%C3%A9cial"])
+def test_a_malformed_form_is_422(client, api_key: str, slug: str) -> None:
+    response = export(client, api_key, "?form=" + slug)
+    assert response.status_code == 422
+    assert "form" in response.get_json()["errors"]
+
+
+def test_cli_exports_one_form(app: Flask, api_key: str) -> None:
+    put(app, bearer(api_key), "full", {"fields": ONE_OF_EACH})
+    store_lead(app, api_key, 1)
+    lead_id = store_form_lead(app, api_key, "full", 2, company="Acme", terms=True)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["leads", "export", "--form", "full"])
+    assert result.exit_code == 0, result.output
+    header = LEAD_HEADER + "," + ",".join(field["name"] for field in ONE_OF_EACH)
+    (row,) = parse(result.stdout_bytes, header)
+    assert (row["id"], row["company"], row["terms"]) == (lead_id, "Acme", "true")
+    assert "Exported 1 leads." in result.stderr
+
+    bad = runner.invoke(args=["leads", "export", "--form", "Bad_Slug"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "slug" in bad.output

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,44 +15,14 @@ from leadapp.models import AuditEvent, Lead
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer
+from tests.support.forms import GOOD_VALUES, ONE_OF_EACH, post, put
 from tests.support.servers import ThreadedServer
-
-ONE_OF_EACH = [
-    {"name": "company", "label": "Company", "type": "text", "required": True},
-    {"name": "message", "label": "Message", "type": "textarea", "max_length": 50},
-    {"name": "budget", "label": "Budget", "type": "number", "min": 0, "max": 100000},
-    {"name": "start", "label": "Start", "type": "date"},
-    {"name": "plan", "label": "Plan", "type": "select", "options": ["basic", "pro"]},
-    {"name": "terms", "label": "Terms", "type": "checkbox", "required": True},
-    {"name": "site", "label": "Website", "type": "url"},
-]
-GOOD_VALUES = {
-    "company": "  Acme  ",
-    "message": "line one\nline two",
-    "budget": 5000.5,
-    "start": "2026-02-28",
-    "plan": " pro ",
-    "terms": True,
-    "site": "https://acme.example/about",
-}
 
 
 @pytest.fixture
 def admin(app: Flask) -> dict[str, str]:
     """The Authorization header of a fresh API key."""
     return bearer(create_api_key(app))
-
-
-def put(app: Flask, admin: dict, slug: str, document: Any):
-    """PUT a form document."""
-    return app.test_client().put(f"/forms/{slug}", json=document, headers=admin)
-
-
-def post(app: Flask, slug: str, body: Any, ip: str = "203.0.113.9", headers: dict | None = None):
-    """POST a lead to a form from a client address."""
-    return app.test_client().post(
-        f"/f/{slug}", json=body, headers=headers or {}, environ_base={"REMOTE_ADDR": ip}
-    )
 
 
 # --- The document ------------------------------------------------------------------------

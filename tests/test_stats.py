@@ -29,6 +29,23 @@ def stats(client, key: str, query: str = ""):
     return client.get("/stats" + query, headers=bearer(key))
 
 
+def leads_groupings(app: Flask) -> list[str]:
+    """The GROUP BY statements on leads the app runs from now on (filled as they run)."""
+    from sqlalchemy import event
+
+    from leadapp.extensions import db
+
+    grouped: list[str] = []
+
+    def count_groupings(_conn, _cursor, statement, *_args) -> None:
+        if "GROUP BY" in statement and "FROM leads" in statement:
+            grouped.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count_groupings)
+    return grouped
+
+
 def test_default_is_30_days_oldest_first_today_last_zeros_included(client, api_key: str) -> None:
     body = stats(client, api_key).get_json()
     dates = [entry["date"] for entry in body["days"]]
@@ -195,22 +212,87 @@ def test_an_erasure_anywhere_is_counted_at_once(make_app) -> None:
 
 
 def test_closed_days_are_not_grouped_again(app: Flask, client, api_key: str) -> None:
-    from sqlalchemy import event
-
-    from leadapp.extensions import db
-
     add_lead_at(app, api_key, 1, at(today() - timedelta(days=3)))
-    grouped: list[str] = []
-
-    def count_groupings(_conn, _cursor, statement, *_args) -> None:
-        if "GROUP BY" in statement and "FROM leads" in statement:
-            grouped.append(statement)
-
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", count_groupings)
+    grouped = leads_groupings(app)
     assert stats(client, api_key, "?days=30").get_json()["total_leads"] == 1
     first = len(grouped)
     assert stats(client, api_key, "?days=30").get_json()["total_leads"] == 1
     # The second answer grouped today's leads only.
     assert len(grouped) - first == 1
     assert first == 2
+
+
+# --- Forms (v3): one form's figures, and the leads per form -------------------------------
+
+
+def add_form_leads(app: Flask, key: str) -> None:
+    """Leads of three forms over four days; one of them before a 3-day window."""
+    yesterday = today() - timedelta(days=1)
+    add_lead_at(app, key, 1, at(today()), form="spring", source="ads")
+    add_lead_at(app, key, 2, at(yesterday), form="spring", source="mail")
+    add_lead_at(app, key, 3, at(yesterday), form="autumn", source="ads")
+    add_lead_at(app, key, 4, at(today()), form="autumn", source="ads")
+    add_lead_at(app, key, 5, at(today()), source="ads")  # default
+    add_lead_at(app, key, 6, at(today() - timedelta(days=3)), form="winter")  # outside
+
+
+def test_one_forms_figures_with_every_forms_spam(app: Flask, client, api_key: str) -> None:
+    add_form_leads(app, api_key)
+    add_spam(app, today(), "honeypot", 2)
+    body = stats(client, api_key, "?days=3&form=spring").get_json()
+    assert [(entry["leads"], entry["spam"]) for entry in body["days"]] == [(0, 0), (1, 0), (1, 2)]
+    assert body["sources"] == [{"source": "ads", "leads": 1}, {"source": "mail", "leads": 1}]
+    assert body["total_leads"] == 2
+    assert "forms" not in body
+
+
+def test_without_form_the_leads_per_form_most_first_ties_by_slug(
+    app: Flask, client, api_key: str
+) -> None:
+    add_form_leads(app, api_key)
+    add_lead_at(app, api_key, 7, at(today()), form="autumn")
+    body = stats(client, api_key, "?days=3").get_json()
+    assert body["forms"] == [
+        {"form": "autumn", "leads": 3},
+        {"form": "spring", "leads": 2},
+        {"form": "default", "leads": 1},
+    ]
+    assert body["total_leads"] == 6
+    body = stats(client, api_key, "?days=4").get_json()
+    assert body["forms"][-2:] == [{"form": "default", "leads": 1}, {"form": "winter", "leads": 1}]
+
+
+def test_a_removed_or_unknown_form(app: Flask, client, api_key: str) -> None:
+    admin = bearer(api_key)
+    client.put("/forms/gone", json={}, headers=admin)
+    add_lead_at(app, api_key, 1, at(today()), form="gone")
+    assert client.delete("/forms/gone", headers=admin).status_code == 204
+    assert stats(client, api_key, "?form=gone").get_json()["total_leads"] == 1
+    # A slug no form ever had counts nothing, as GET /leads?form= lists nothing.
+    body = stats(client, api_key, "?days=2&form=never").get_json()
+    assert body["total_leads"] == 0 and body["sources"] == []
+    assert [entry["leads"] for entry in body["days"]] == [0, 0]
+
+
+@pytest.mark.parametrize("query", ["?form=Bad_Slug", "?form=", "?form=a&form=b"])
+def test_a_malformed_form_is_422(client, api_key: str, query: str) -> None:
+    response = stats(client, api_key, query)
+    assert response.status_code == 422
+    assert "form" in response.get_json()["errors"]
+
+
+def test_cached_closed_days_answer_each_form_apart(app: Flask, client, api_key: str) -> None:
+    three_ago = today() - timedelta(days=3)
+    add_lead_at(app, api_key, 1, at(three_ago), form="spring")
+    add_lead_at(app, api_key, 2, at(three_ago), form="spring")
+    add_lead_at(app, api_key, 3, at(three_ago), form="autumn")
+    grouped = leads_groupings(app)
+    # One form first: the closed days it groups hold every form's counts.
+    assert stats(client, api_key, "?days=7&form=autumn").get_json()["total_leads"] == 1
+    first = len(grouped)
+    assert stats(client, api_key, "?days=7&form=spring").get_json()["total_leads"] == 2
+    body = stats(client, api_key, "?days=7").get_json()
+    assert body["total_leads"] == 3
+    assert body["forms"] == [{"form": "spring", "leads": 2}, {"form": "autumn", "leads": 1}]
+    # Both later answers grouped today's leads only.
+    assert len(grouped) - first == 2

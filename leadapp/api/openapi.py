@@ -361,8 +361,13 @@ def _operations() -> dict[str, Operation]:
             description=(
                 "Every lead with from <= created_at < to. Header row: "
                 + ",".join(COLUMNS)
-                + ". A cell starting with =, +, -, @, tab or CR is prefixed with ' "
-                "(except the E.164 phone). One audit event `export` with the count."
+                + " (`fields`: the custom values as a JSON object, keys sorted). With "
+                "`form=<slug>`, that form's leads only, and instead of `fields` one column "
+                "per custom field the form has (a removed form: had), headed with its name, "
+                "in the form's order (true/false, a number as sent, empty when absent). The "
+                "opt-in columns are empty until double opt-in exists. A cell starting with "
+                "=, +, -, @, tab or CR is prefixed with ' (except the E.164 phone). One "
+                "audit event `export` with the count."
             ),
             security=ADMIN,
             parameters=[{"in": "query", "schema": ExportArgsSchema}],
@@ -382,7 +387,7 @@ def _operations() -> dict[str, Operation]:
         ),
         "operator.get_stats": Operation(
             "getStats",
-            "Leads and spam per UTC day, and leads per source",
+            "Leads and spam per UTC day, leads per source and per form",
             security=ADMIN,
             parameters=[{"in": "query", "schema": StatsArgsSchema}],
             answers={200: _json("Stats", "One entry per day, oldest first, today last.")},

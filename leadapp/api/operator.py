@@ -22,9 +22,11 @@ stats_schema = StatsSchema()
 @responds(200, *QUERY, *DATABASE)
 @require_api_key
 def export_csv():
-    """Every lead (or those of a range), oldest first, as a streamed CSV download."""
+    """Every lead (or those of a range, or of a form), oldest first, as a streamed CSV download."""
     args = query_args(export_args_schema)
-    chunks = export.open_export(g.api_key, args.get("start"), args.get("end"))
+    chunks = export.open_export(
+        g.api_key, args.get("start"), args.get("end"), form=args.get("form")
+    )
     filename = "leads-" + utcnow().strftime("%Y%m%dT%H%M%SZ") + ".csv"
     return Response(
         stream_with_context(chunks),
@@ -37,6 +39,6 @@ def export_csv():
 @responds(200, *QUERY, *DATABASE)
 @require_api_key
 def get_stats():
-    """Leads and spam per UTC day, and leads per source, over the last `days` days."""
+    """Leads and spam per UTC day, leads per source and per form, over the last `days` days."""
     args = query_args(stats_args_schema)
-    return stats_schema.dump(stats.daily_stats(args["days"]))
+    return stats_schema.dump(stats.daily_stats(args["days"], form=args.get("form")))

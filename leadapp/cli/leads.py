@@ -6,7 +6,9 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
+from leadapp.schemas.fields import FormSlug
 from leadapp.schemas.operator import parse_bound
 from leadapp.services import export, retention
 from leadapp.wording import plural
@@ -27,23 +29,44 @@ class BoundType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class FormSlugType(click.ParamType):
+    """A form's slug, checked as the `form` query argument is."""
+
+    name = "SLUG"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        """The slug, or a one-line usage error."""
+        try:
+            return FormSlug().deserialize(value)
+        except ValidationError as error:
+            self.fail(" ".join(error.messages), param, ctx)
+
+
 @leads_cli.command("export")
 @click.option("--from", "start", type=BoundType(), help="Only leads created at or after this.")
 @click.option("--to", "end", type=BoundType(), help="Only leads created before this.")
+@click.option(
+    "--form",
+    "form",
+    type=FormSlugType(),
+    help="Only this form's leads, with a column per custom field (as ?form= does).",
+)
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True, allow_dash=True),
     default="-",
     help="File to write (default: stdout).",
 )
-def leads_export(start, end, output: str) -> None:  # type: ignore[no-untyped-def]
+def leads_export(start, end, form, output: str) -> None:  # type: ignore[no-untyped-def]
     """Write the CSV of GET /leads/export.csv, with progress on stderr."""
     if start is not None and end is not None and start > end:
         raise click.BadParameter("must not be later than --to", param_hint="--from")
-    total = export.count_leads(start, end)
+    total = export.count_leads(start, end, form)
     target = click.open_file(output, "wb")
     with target, click.progressbar(length=total, label="Exporting leads", file=sys.stderr) as bar:
-        for chunk in export.open_export(export.COMMAND_LINE_ACTOR, start, end, progress=bar.update):
+        for chunk in export.open_export(
+            export.COMMAND_LINE_ACTOR, start, end, form=form, progress=bar.update
+        ):
             target.write(chunk)
     click.echo(f"Exported {plural(total, 'lead')}.", err=True)
 

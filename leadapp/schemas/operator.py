@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from leadapp.schemas.fields import StrictInteger
+from leadapp.schemas.fields import FormSlug, StrictInteger
 
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
@@ -77,6 +77,17 @@ class ExportArgsSchema(Schema):
         },
     )
 
+    form = FormSlug(
+        metadata={
+            "description": (
+                "Only this form's leads (a removed form's too), with one column per custom "
+                "field the form has (a removed form: had) instead of `fields`. A slug no form "
+                "ever had gives the header row alone."
+            ),
+            "example": "spring-sale",
+        }
+    )
+
     @validates_schema
     def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         """`from` after `to` is a mistake, not an empty export."""
@@ -95,6 +106,15 @@ class StatsArgsSchema(Schema):
         validate=validate.Range(min=1, max=MAX_STATS_DAYS),
         metadata={"description": f"UTC days up to today, 1-{MAX_STATS_DAYS}."},
     )
+    form = FormSlug(
+        metadata={
+            "description": (
+                "Only this form's leads (a removed form's too; a slug no form ever had counts "
+                "none). Spam is counted for every form, whatever this says."
+            ),
+            "example": "spring-sale",
+        }
+    )
 
 
 class StatsDaySchema(Schema):
@@ -103,7 +123,13 @@ class StatsDaySchema(Schema):
     date = fields.Date(required=True)
     leads = fields.Integer(required=True)
     spam = fields.Integer(
-        required=True, metadata={"description": "Honeypot hits and refused challenges."}
+        required=True,
+        metadata={
+            "description": (
+                "Honeypot hits and refused challenges, of every form (spam is not counted "
+                "per form)."
+            )
+        },
     )
 
 
@@ -114,12 +140,29 @@ class StatsSourceSchema(Schema):
     leads = fields.Integer(required=True)
 
 
+class StatsFormSchema(Schema):
+    """Leads of one form."""
+
+    form = fields.String(required=True, metadata={"description": "The form's slug."})
+    leads = fields.Integer(required=True)
+
+
 class StatsSchema(Schema):
     """The answer of GET /stats."""
 
     days = fields.List(fields.Nested(StatsDaySchema), required=True)
     sources = fields.List(fields.Nested(StatsSourceSchema), required=True)
     total_leads = fields.Integer(required=True)
+    forms = fields.List(
+        fields.Nested(StatsFormSchema),
+        metadata={
+            "description": (
+                "Without `form`: the leads of those days per form (removed forms included), "
+                "most first, ties by slug; forms without leads then are not listed. Absent "
+                "with `form`."
+            )
+        },
+    )
 
 
 __all__ = [

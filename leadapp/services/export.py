@@ -4,6 +4,10 @@ Memory stays flat whatever the number of leads: rows come from the database `BAT
 at a time (on PostgreSQL a named cursor, so the server holds the result, not this
 process) and each batch is written out as CSV text before the next is fetched.
 
+Since v3 each row ends with its form, double opt-in's state, and its custom values: one
+`fields` column (a JSON object), or, for the export of one form, one column per custom
+field the form has (had, when removed), so a spreadsheet gets a column it can sort.
+
 The audit event (`export`, with the count) can only know the count once the last row is
 out, so it is written then, in its own short transaction; a download cut short (the
 client went away) is recorded with the number of rows handed to the server until then.
@@ -13,7 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +28,12 @@ from leadapp.crypto import current_keyring
 from leadapp.extensions import db
 from leadapp.models.consent import ConsentText
 from leadapp.models.lead import ATTRIBUTION_FIELDS, ENCRYPTED_FIELDS, Lead
-from leadapp.services import audit
+from leadapp.services import audit, forms
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.timeutil import rfc3339
 
-# The contract's header row, in this order.
-COLUMNS = (
+# The contract's header row, in this order: the v2 columns of a lead, ...
+LEAD_COLUMNS = (
     "id",
     "created_at",
     "name",
@@ -41,6 +46,13 @@ COLUMNS = (
     "resubmissions",
     "last_resubmitted_at",
 )
+# ... then v3's: the form, and double opt-in's state. Double opt-in is a later issue: no
+# lead has a state yet, so both opt-in columns are empty for now.
+FORM_COLUMNS = ("form", "opt_in_status", "opt_in_confirmed_at")
+# ... then, without `form=`, the custom values as one JSON object (with `form=<slug>`, a
+# column per custom field of that form instead).
+FIELDS_COLUMN = "fields"
+COLUMNS = (*LEAD_COLUMNS, *FORM_COLUMNS, FIELDS_COLUMN)
 TIMESTAMP_COLUMNS = frozenset({"created_at", "consent_given_at", "last_resubmitted_at"})
 # OWASP's CSV-injection rule: a spreadsheet reads these first characters as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -56,11 +68,17 @@ def defuse(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def cells(row: Any, decrypt: Callable[[str], str]) -> list[str | int]:
-    """One lead's CSV cells, in COLUMNS order: empty for null, defused where it matters."""
+def cells(
+    row: Any, decrypt: Callable[[str], str], names: Sequence[str] | None = None
+) -> list[str | int]:
+    """One lead's CSV cells: empty for null, defused where it matters.
+
+    `names`: the custom fields that have a column each (None: one `fields` column).
+    """
     out: list[str | int] = []
-    # Positional: the query selects COLUMNS in order, and this runs once per exported lead.
-    for value, kind in zip(row, _KINDS, strict=True):
+    *lead, form, token = row
+    # Positional: the query selects LEAD_COLUMNS in order, and this runs once per lead.
+    for value, kind in zip(lead, _KINDS, strict=True):
         if value is None:
             out.append("")
         elif kind is _SECRET:
@@ -76,7 +94,30 @@ def cells(row: Any, decrypt: Callable[[str], str]) -> list[str | int]:
             out.append(value)
         else:
             out.append(str(value))
+    # Slugs never start with a formula character; defused anyway, as every cell is.
+    out += [defuse(form), "", ""]
+    # Most leads have no custom values: then no decryption and no JSON.
+    values = json.loads(decrypt(token)) if token is not None else {}
+    if names is None:
+        out.append("{}" if token is None else _json_cell(values))
+    else:
+        out.extend(defuse(as_text(values.get(name))) for name in names)
     return out
+
+
+def _json_cell(values: dict[str, Any]) -> str:
+    """The `fields` cell: the custom values as one JSON object, keys sorted, defused."""
+    return defuse(json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+
+
+def as_text(value: Any) -> str:
+    """A custom value as one cell: `true`/`false`, a number as stored, empty when absent."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    # A boolean or a number: JSON's spelling, as the lead's `fields` object has it.
+    return json.dumps(value)
 
 
 _TIMESTAMP, _TEXT, _SECRET, _SECRET_VERBATIM, _NUMBER, _VERBATIM = (
@@ -102,11 +143,25 @@ def _kind(column: str) -> str:
     return _VERBATIM if column in UNDEFUSED_COLUMNS else _TEXT
 
 
-_KINDS = tuple(_kind(column) for column in COLUMNS)
+_KINDS = tuple(_kind(column) for column in LEAD_COLUMNS)
 
 
-def _query(start: datetime | None, end: datetime | None) -> Select[Any]:
-    """Every lead with start <= created_at < end, oldest first, with its consent text."""
+def _where(
+    query: Select[Any], start: datetime | None, end: datetime | None, form: str | None
+) -> Select[Any]:
+    """The query restricted to start <= created_at < end and, when given, one form's leads."""
+    leads = Lead.__table__
+    if start is not None:
+        query = query.where(leads.c.created_at >= start)
+    if end is not None:
+        query = query.where(leads.c.created_at < end)
+    if form is not None:
+        query = query.where(leads.c.form == form)
+    return query
+
+
+def _query(start: datetime | None, end: datetime | None, form: str | None) -> Select[Any]:
+    """The leads to export, oldest first, with consent text, form and custom values' token."""
     leads = Lead.__table__
     texts = ConsentText.__table__
     # Encrypted columns are fetched as their tokens and decrypted in cells() with a keyring
@@ -118,36 +173,41 @@ def _query(start: datetime | None, end: datetime | None) -> Select[Any]:
         else type_coerce(leads.c[name], String).label(name)
         if name in ENCRYPTED_FIELDS
         else leads.c[name]
-        for name in COLUMNS
+        for name in LEAD_COLUMNS
     ]
+    columns += [leads.c.form, type_coerce(leads.c.custom_fields, String)]
     query = (
         select(*columns)
         .select_from(leads.outerjoin(texts, leads.c.consent_text_id == texts.c.id))
         .order_by(leads.c.created_at, leads.c.id)
     )
-    if start is not None:
-        query = query.where(leads.c.created_at >= start)
-    if end is not None:
-        query = query.where(leads.c.created_at < end)
-    return query
+    return _where(query, start, end, form)
 
 
-def count_leads(start: datetime | None, end: datetime | None) -> int:
-    """How many leads the export of this range holds (for a progress bar)."""
-    leads = Lead.__table__
-    query = select(func.count()).select_from(leads)
-    if start is not None:
-        query = query.where(leads.c.created_at >= start)
-    if end is not None:
-        query = query.where(leads.c.created_at < end)
+def count_leads(start: datetime | None, end: datetime | None, form: str | None = None) -> int:
+    """How many leads the export of this range (and form) holds (for a progress bar)."""
+    query = _where(select(func.count()).select_from(Lead.__table__), start, end, form)
     with db.engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
 
 
-def _header() -> bytes:
+def field_names(form: str | None) -> tuple[str, ...] | None:
+    """The custom fields with a column of their own: those the form has now, in its order.
+
+    None without a form (one `fields` column). A removed form's are those of its last
+    document; a slug no form ever had has none (and no lead: the export is its header).
+    """
+    if form is None:
+        return None
+    found = forms.latest_form(form)
+    return tuple(definition["name"] for definition in found.fields) if found else ()
+
+
+def _header(names: Sequence[str] | None) -> bytes:
     """The header row."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(COLUMNS)
+    columns = COLUMNS if names is None else (*LEAD_COLUMNS, *FORM_COLUMNS, *names)
+    csv.writer(buffer).writerow(columns)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -155,6 +215,7 @@ def _rows(
     actor: ApiKeyIdentity,
     start: datetime | None,
     end: datetime | None,
+    form: str | None,
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[bytes]:
@@ -162,17 +223,18 @@ def _rows(
     sent = 0
     started = False
     decrypt = current_keyring().decrypt
+    names = field_names(form)
     connection = db.engine.connect()
     try:
         result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
-            _query(start, end)
+            _query(start, end, form)
         )
         started = True
-        yield _header()
+        yield _header(names)
         for batch in result.partitions(batch_size):
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerows(cells(row, decrypt) for row in batch)
+            writer.writerows(cells(row, decrypt, names) for row in batch)
             chunk = buffer.getvalue().encode("utf-8")
             sent += len(batch)
             if progress is not None:
@@ -200,13 +262,16 @@ def open_export(
     start: datetime | None = None,
     end: datetime | None = None,
     *,
+    form: str | None = None,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """Start the export of leads with start <= created_at < end: UTF-8 CSV chunks.
 
+    With `form`, only that form's leads, with a column per custom field (field_names).
+
     The query runs before this returns, so an unavailable database is an error the
     caller can still answer properly (503), not a broken download.
     """
-    rows = _rows(actor, start, end, batch_size or BATCH_SIZE, progress)
+    rows = _rows(actor, start, end, form, batch_size or BATCH_SIZE, progress)
     return _started(next(rows), rows)

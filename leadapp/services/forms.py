@@ -158,6 +158,20 @@ def default_form() -> Form:
     return require_form(DEFAULT_FORM)
 
 
+def latest_form(slug: str) -> Form | None:
+    """The form with this slug, live or removed (as its last document); None if none ever was.
+
+    Not cached: for reads of stored leads (an export), where a removed form still names them.
+    """
+    if not is_slug(slug):
+        return None
+    with db.engine.connect() as connection:
+        row = _read(connection, slug)
+    if row is None:
+        return Form(slug=DEFAULT_FORM, title=DEFAULT_FORM) if slug == DEFAULT_FORM else None
+    return _row_to_form(row)
+
+
 def _forget(slug: str) -> None:
     """Drop this process's cached copy, so the change is in force here at once."""
     current_app.extensions[FORM_CACHE].discard(slug)

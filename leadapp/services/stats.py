@@ -1,12 +1,15 @@
-"""Statistics for the operator: leads and spam per UTC day, leads per source.
+"""Statistics for the operator: leads and spam per UTC day, leads per source and per form.
 
-Answered by GROUP BY queries on plaintext, indexed columns (created_at, source,
-utm_source: ix_leads_created_at_source_utm_source covers them all, so PostgreSQL can
-answer from the index alone) and on the spam_counts table; no lead is ever decrypted.
+Answered by GROUP BY queries on plaintext columns (created_at, source, utm_source, form;
+ix_leads_created_at_source_utm_source gives the range) and on the spam_counts table; no
+lead is ever decrypted. Spam has no form (a honeypot hit stores nothing to name one), so
+one form's figures carry every form's spam.
 
 Grouping a year of leads costs time in proportion to their number, so each process keeps
 the lead counts of closed days (days that ended more than SETTLE ago: intake only writes
-the present) and recomputes only the open ones. Only an erasure changes a closed day, and
+the present) and recomputes only the open ones. A closed day's counts are kept by form and
+source, so one cached day answers every form's figures and the breakdown by form, and a
+slug a client names adds nothing to the cache. Only an erasure changes a closed day, and
 every erasure writes an `erase` or `purge` audit event in its own transaction, so the
 newest such event's id is the cache's version: any process sees an erasure made anywhere
 on its next request. Spam counts are always read live (a few hundred rows at most).
@@ -35,14 +38,16 @@ CACHE_EXTENSION = "leadapp.stats.closed_days"
 ERASING_ACTIONS = ("erase", "purge")
 
 DaySources = dict[str | None, int]
+# One day's lead counts by (form, source): the source, or utm_source, or None.
+DayCounts = dict[tuple[str, str | None], int]
 
 
 @dataclass
 class ClosedDays:
-    """Per-day lead counts by source of closed days, valid for one erasure version."""
+    """Per-day lead counts by form and source of closed days, valid for one erasure version."""
 
     version: int | None = None
-    days: dict[date, DaySources] = field(default_factory=dict)
+    days: dict[date, DayCounts] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -77,19 +82,19 @@ def window(days: int, today: date | None = None) -> tuple[date, datetime, dateti
     return first, _midnight(first), _midnight(today + timedelta(days=1))
 
 
-def _group(connection: Connection, start: datetime, end: datetime) -> dict[date, DaySources]:
-    """Leads with start <= created_at < end, counted per UTC day and source (one index pass)."""
+def _group(connection: Connection, start: datetime, end: datetime) -> dict[date, DayCounts]:
+    """Leads with start <= created_at < end, counted per UTC day, form and source (one pass)."""
     leads = Lead.__table__
     day = _utc_day(connection, leads.c.created_at).label("day")
     source = func.coalesce(leads.c.source, leads.c.utm_source).label("source")
     rows = connection.execute(
-        select(day, source, func.count().label("leads"))
+        select(day, leads.c.form, source, func.count().label("leads"))
         .where(leads.c.created_at >= start, leads.c.created_at < end)
-        .group_by(day, source)
+        .group_by(day, leads.c.form, source)
     ).all()
-    grouped: dict[date, DaySources] = {}
+    grouped: dict[date, DayCounts] = {}
     for row in rows:
-        grouped.setdefault(_as_date(row.day), {})[row.source] = row.leads
+        grouped.setdefault(_as_date(row.day), {})[(row.form, row.source)] = row.leads
     return grouped
 
 
@@ -103,8 +108,8 @@ def _erasure_version(connection: Connection) -> int | None:
 
 def _lead_counts(
     connection: Connection, first: date, last: date, now: datetime
-) -> dict[date, DaySources]:
-    """Counts per day and source for first..last: closed days from the cache, the rest live."""
+) -> dict[date, DayCounts]:
+    """Counts per day, form and source for first..last: closed days cached, the rest live."""
     cache = _cache()
     version = _erasure_version(connection)
     # Days before this one are closed.
@@ -134,9 +139,13 @@ def _lead_counts(
     return counts
 
 
-def daily_stats(days: int, today: date | None = None) -> dict[str, Any]:
+def daily_stats(days: int, today: date | None = None, form: str | None = None) -> dict[str, Any]:
     """Leads and spam per UTC day (oldest first, today last, empty days as zeros),
-    leads per source (most first), and the total, over the last `days` days."""
+    leads per source (most first), and the total, over the last `days` days.
+
+    With `form`, of that form's leads only (spam stays every form's); without, with the
+    leads per form too (most first, ties by slug).
+    """
     now = utcnow()
     first, _, end = window(days, today or now.date())
     last = end.date() - timedelta(days=1)
@@ -151,24 +160,31 @@ def daily_stats(days: int, today: date | None = None) -> dict[str, Any]:
     spam_by_day = {_as_date(day_value): int(count or 0) for day_value, count in spam_rows}
     series = []
     by_source: DaySources = {}
+    by_form: dict[str, int] = {}
     for offset in range(days):
         day = first + timedelta(days=offset)
-        sources = counts.get(day, {})
-        for name, count in sources.items():
+        leads = 0
+        for (slug, name), count in counts.get(day, {}).items():
+            if form is not None and slug != form:
+                continue
             by_source[name] = by_source.get(name, 0) + count
-        series.append(
-            {"date": day, "leads": sum(sources.values()), "spam": spam_by_day.get(day, 0)}
-        )
+            by_form[slug] = by_form.get(slug, 0) + count
+            leads += count
+        series.append({"date": day, "leads": leads, "spam": spam_by_day.get(day, 0)})
     ranked = sorted(
         by_source.items(),
         # Most first; ties by name, the unattributed (null) group last among equals.
         key=lambda item: (-item[1], item[0] is None, item[0] or ""),
     )
-    return {
+    answer = {
         "days": series,
         "sources": [{"source": name, "leads": count} for name, count in ranked],
         "total_leads": sum(entry["leads"] for entry in series),
     }
+    if form is None:
+        forms = sorted(by_form.items(), key=lambda item: (-item[1], item[0]))
+        answer["forms"] = [{"form": slug, "leads": count} for slug, count in forms]
+    return answer
 
 
 def _as_date(value: date | str) -> date:
