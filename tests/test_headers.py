@@ -1,10 +1,13 @@
-"""Security headers on every response, CORS for POST /leads from configured origins only."""
+"""Security headers on every response, CORS for the intake endpoints from allowed origins only."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 
+from leadapp.extensions import db
+from tests.support.apps import build_app, dispose_app
 from tests.support.builders import lead_payload
 
 ALLOWED = "https://landing.example"
@@ -115,3 +118,28 @@ def test_a_cross_origin_form_may_read_the_bot_defence_settings(cors_app: Flask, 
 def test_the_admin_api_is_not_readable_cross_origin(cors_app: Flask) -> None:
     response = cors_app.test_client().get("/leads", headers={"Origin": ALLOWED})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_on_a_database_outage_is_site_wide_only_and_never_500(tmp_path) -> None:
+    """When the forms cannot be read, the way out allows LEADAPP_CORS_ORIGINS only."""
+    app = build_app(f"sqlite:///{tmp_path / 'outage.sqlite3'}", LEADAPP_CORS_ORIGINS=[ALLOWED])
+    try:
+        with app.app_context():
+            db.session.execute(text("DROP TABLE forms"))
+            db.session.commit()
+        client = app.test_client()
+        for path, method in [("/f/shop", "POST"), ("/leads", "POST"), ("/challenge", "GET")]:
+            for origin, expected in [(ALLOWED, ALLOWED), ("https://shop.example", None)]:
+                preflight = client.options(
+                    path, headers={"Origin": origin, "Access-Control-Request-Method": method}
+                )
+                assert preflight.status_code == 200, (path, origin)
+                assert preflight.headers.get("Access-Control-Allow-Origin") == expected
+        answer = client.get("/challenge", headers={"Origin": ALLOWED})
+        assert answer.status_code == 200
+        assert answer.headers["Access-Control-Allow-Origin"] == ALLOWED
+        settings = client.get("/f/shop/settings", headers={"Origin": ALLOWED})
+        assert settings.status_code == 503
+        assert settings.headers["Access-Control-Allow-Origin"] == ALLOWED
+    finally:
+        dispose_app(app)

@@ -9,6 +9,7 @@ always exists: when its row is missing (a database built by create_all) its defa
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from leadapp.errors import NotFound, Problem, ValidationFailed, describe_fields
 from leadapp.extensions import db
@@ -30,7 +31,12 @@ from leadapp.services.caches import get_or_refresh
 from leadapp.timeutil import rfc3339, utcnow
 from leadapp.ttlcache import TTLCache
 
+log = logging.getLogger(__name__)
+
 FORM_CACHE = "leadapp.form_cache"
+# The form cache's entry for the origins of every live form (GET /challenge serves them all);
+# no slug looks like it.
+EVERY_FORM_ORIGINS = "*origins"
 # At most this long, whatever LEADAPP_CACHE_SECONDS says: other processes must see a change
 # within 10 seconds, and the cache serves an entry for up to two periods.
 FORM_CACHE_SECONDS = 5.0
@@ -174,7 +180,9 @@ def latest_form(slug: str) -> Form | None:
 
 def _forget(slug: str) -> None:
     """Drop this process's cached copy, so the change is in force here at once."""
-    current_app.extensions[FORM_CACHE].discard(slug)
+    cache = current_app.extensions[FORM_CACHE]
+    cache.discard(slug)
+    cache.discard(EVERY_FORM_ORIGINS)
 
 
 # --- Site-wide policies every form obeys ---------------------------------------------------
@@ -188,6 +196,49 @@ def challenge_required(form: Form) -> bool:
 def consent_text(form: Form) -> str | None:
     """The consent text in force for this form: its own, else LEADAPP_CONSENT_TEXT."""
     return form.consent_text or current_app.config["LEADAPP_CONSENT_TEXT"]
+
+
+def site_allows_origin(origin: str) -> bool:
+    """Whether `origin` is one of LEADAPP_CORS_ORIGINS, allowed on every form."""
+    return origin in current_app.config["LEADAPP_CORS_ORIGINS"]
+
+
+def allows_origin(form: Form, origin: str) -> bool:
+    """Whether a page on `origin` may use this form from a browser (CORS).
+
+    The form's own origins, or LEADAPP_CORS_ORIGINS: short sequences, so a membership
+    test allocates nothing on the hot path.
+    """
+    return origin in form.origins or site_allows_origin(origin)
+
+
+def any_form_allows_origin(origin: str) -> bool:
+    """Whether a page on `origin` may use some live form, or the site (GET /challenge).
+
+    The union of every live form's origins is read once per cache period, not per
+    request. When it cannot be read (the database is down and nothing is cached),
+    only LEADAPP_CORS_ORIGINS is allowed for one period: a lookup failing on the
+    way out must not turn an answer into a 500.
+    """
+    if site_allows_origin(origin):
+        return True
+    try:
+        origins = get_or_refresh(FORM_CACHE, EVERY_FORM_ORIGINS, _load_every_form_origins)
+    except SQLAlchemyError as error:
+        log.warning("forms: origins unreadable (%s); site-wide only", type(error).__name__)
+        origins = current_app.extensions[FORM_CACHE].stale(EVERY_FORM_ORIGINS, frozenset())
+    return origin in origins
+
+
+def _load_every_form_origins() -> frozenset[str]:
+    """The origins of every live form, from the database."""
+    with db.engine.connect() as connection:
+        documents = connection.execute(
+            select(_FORMS.c.document).where(_FORMS.c.removed_at.is_(None))
+        ).scalars()
+        return frozenset(
+            origin for document in documents for origin in json.loads(document).get("origins", ())
+        )
 
 
 def public_settings(form: Form) -> dict[str, Any]:
