@@ -22,6 +22,7 @@ SERVER_MODULES = {
     CEILING: "bench.ceiling",
     "leadapp": "leadapp.server",
     "ablation": "bench.ablation",
+    "reference": "bench.reference",
 }
 
 

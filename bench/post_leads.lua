@@ -8,7 +8,9 @@
 --            attribution: the same plus all eight attribution members and an
 --              Idempotency-Key header, both distinct per lead;
 --            duplicate: one and the same lead (number 9,999,999) on every request, so
---              every request after the first is a 409
+--              every request after the first is a 409;
+--            form5: POST /f/form5 (the form bench/v2.py creates) with a value for each
+--              of its five custom fields: text, select, number, date, checkbox
 -- Thread t's c-th request is lead k = OFFSET + t * STRIDE + c, so threads never collide
 -- and runs given disjoint ranges never do either. Lead k has email lead<k>@example.com,
 -- phone +44 20 7xxx xxxx with k as the 7 digits (every such London number is valid) and
@@ -38,6 +40,16 @@ function init(args)
   }
 end
 
+local plans = {"starter", "team", "enterprise"}
+
+local function form5_fields(k)
+  return string.format(
+    ', "fields": {"company": "Company %d", "plan": "%s", "seats": %d, '
+      .. '"start_date": "2027-%02d-%02d", "terms": true}',
+    k, plans[k % 3 + 1], k % 1000 + 1, k % 12 + 1, k % 28 + 1
+  )
+end
+
 local function attribution(k)
   return string.format(
     ', "attribution": {"source": "bench-partner", "utm_source": "newsletter", '
@@ -55,9 +67,13 @@ function request()
     k = 9999999
   end
   local extra = ""
+  local path = "/leads"
   if variant == "attribution" then
     extra = attribution(k)
     headers["Idempotency-Key"] = string.format("bench-%d-%d", offset, k)
+  elseif variant == "form5" then
+    extra = form5_fields(k)
+    path = "/f/form5"
   end
   local body = string.format(
     '{"name": "Bench Lead %d", "email": "lead%d@example.com", '
@@ -65,7 +81,7 @@ function request()
     k, k, math.floor(k / 10000) % 1000, k % 10000,
     math.floor(k / 65536) % 256, math.floor(k / 256) % 256, k % 256, extra
   )
-  return wrk.format("POST", "/leads", headers, body)
+  return wrk.format("POST", path, headers, body)
 end
 
 function response(status, headers, body)

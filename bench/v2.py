@@ -1,4 +1,4 @@
-"""The v2 stage of the bench: webhooks, attribution + idempotency, duplicates, and v1 A/B.
+"""The v2 and v3 stages: webhooks, attribution + idempotency, duplicates, v1 A/B, forms.
 
 Configurations measured in the same interleaved rounds as the ceiling and plain LeadApp
 on SQLite (see bench/run.py), each on a fresh server and a fresh SQLite file:
@@ -14,6 +14,11 @@ on SQLite (see bench/run.py), each on a fresh server and a fresh SQLite file:
   409 (variant `duplicate`).
 - `v1 (baseline)`: `python -m leadapp.server` of another revision (`--baseline`, e.g.
   156df4b), migrated with its own migrations, same settings and Lua script.
+- `sqlite+form5` (v3): `POST /f/form5`, a form with five custom fields (text, select,
+  number, date, checkbox, all required), created with `PUT /forms/form5` before the run;
+  every request sends a value for each (post_leads.lua, variant `form5`).
+- `reference` (v3): bench/reference.py, the contract's essential work on the design card's
+  libraries with no pipeline, on a fresh SQLite file; bare Flask is the ceiling.
 
 After the rounds, once: delivery throughput of one `flask webhooks worker` process and
 the delay from commit to first attempt on an otherwise idle server.
@@ -58,7 +63,27 @@ BASELINE = "v1 (baseline)"
 BASELINE_ATTRIBUTION = "baseline attribution+idem"
 BASELINE_DUPLICATE = "baseline duplicate flood"
 REFERENCE_PYTHON = "leadapp-sqlite (reference Python)"
+FORM5 = "sqlite+form5"
+REFERENCE = "reference"
 RECEIVER_PATH = "/hook"
+# The form post_leads.lua's `form5` variant posts to, and what each of its fields takes.
+FORM5_SLUG = "form5"
+FORM5_DOCUMENT: dict[str, Any] = {
+    "title": "Bench: five custom fields",
+    "fields": [
+        {"name": "company", "label": "Company", "type": "text", "required": True},
+        {
+            "name": "plan",
+            "label": "Plan",
+            "type": "select",
+            "options": ["starter", "team", "enterprise"],
+            "required": True,
+        },
+        {"name": "seats", "label": "Seats", "type": "number", "min": 1, "max": 1000},
+        {"name": "start_date", "label": "Start date", "type": "date", "required": True},
+        {"name": "terms", "label": "I accept the terms", "type": "checkbox", "required": True},
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,11 @@ class Spec:
     # Served by --reference-python instead of the bench's own interpreter (a side-by-side
     # reference of the same code on another CPython; not a way to run LeadApp).
     reference_python: bool = False
+    # POST /f/form5 of a form created before the run (FORM5_DOCUMENT).
+    form: bool = False
+    # Not LeadApp: bench/reference.py, the contract's essential work and nothing else.
+    reference: bool = False
+    stage: str = "v2"
 
 
 CONFIGURATIONS = {
@@ -85,12 +115,19 @@ CONFIGURATIONS = {
     WEBHOOK_OUTSIDE: Spec(webhook=True, outside_worker=True),
     ATTRIBUTION: Spec(variant="attribution"),
     DUPLICATE: Spec(variant="duplicate"),
+    FORM5: Spec(variant="form5", form=True, stage="v3"),
+    REFERENCE: Spec(reference=True, stage="v3"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The v2 stage's options."""
     parser.add_argument("--no-v2", action="store_true", help="skip the v2 configurations")
+    parser.add_argument(
+        "--no-v3",
+        action="store_true",
+        help="skip the v3 configurations (the five-field form and the reference app)",
+    )
     parser.add_argument(
         "--baseline",
         default="",
@@ -127,21 +164,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def configurations(args: argparse.Namespace) -> list[str]:
-    """The v2 configuration names to interleave with the others."""
-    if args.no_v2:
-        return []
+    """The v2 and v3 configuration names to interleave with the others."""
+    skipped = {"v2": args.no_v2, "v3": args.no_v3}
     variants = (BASELINE_ATTRIBUTION, BASELINE_DUPLICATE)
+
+    def wanted(name: str, spec: Spec) -> bool:
+        if spec.reference_python:
+            return bool(args.reference_python)
+        if spec.baseline:
+            return bool(args.baseline) and (args.baseline_variants or name not in variants)
+        return True
+
     return [
         name
         for name, spec in CONFIGURATIONS.items()
-        if (spec.reference_python and args.reference_python)
-        or (
-            not spec.reference_python
-            and (
-                not spec.baseline
-                or (args.baseline and (args.baseline_variants or name not in variants))
-            )
-        )
+        if not skipped[spec.stage] and wanted(name, spec)
     ]
 
 
@@ -293,13 +330,15 @@ def run_baseline(bench: Any, numbers: LeadNumbers, variant: str = "plain") -> di
 
 
 def run_configuration(bench: Any, name: str) -> dict[str, Any]:
-    """One measured run of a v2 configuration (fresh server, fresh SQLite file)."""
+    """One measured run of a v2 or v3 configuration (fresh server, fresh SQLite file)."""
     spec = CONFIGURATIONS[name]
     numbers = LeadNumbers(bench.args.wrk_threads)
     if spec.baseline:
         return run_baseline(bench, numbers, spec.variant)
     if spec.webhook:
         return run_webhook(bench, spec, numbers)
+    if spec.reference:
+        return run_reference(bench, numbers)
     url, env, api_key = bench.leadapp_database("sqlite")
     try:
         if spec.reference_python:
@@ -310,7 +349,29 @@ def run_configuration(bench: Any, name: str) -> dict[str, Any]:
             with Server(module, env, log_path, threads=threads, python=python) as server:
                 return measure_post(server, api_key, numbers, bench.args)
         with bench.server(SERVER_MODULES["leadapp"], env) as server:
+            if spec.form:
+                put_bench_form(server.port, api_key)
             return measure_post(server, api_key, numbers, bench.args, variant=spec.variant)
+    finally:
+        bench.backends["sqlite"].discard(url)
+
+
+def put_bench_form(port: int, api_key: str) -> None:
+    """Create the form the `form5` variant posts to, through the admin API."""
+    answer = http_request(
+        port, "PUT", f"/forms/{FORM5_SLUG}", FORM5_DOCUMENT, headers=bearer(api_key)
+    )
+    if answer.status != 201:
+        raise RuntimeError(f"PUT /forms/{FORM5_SLUG} answered {answer.status}: {answer.body}")
+
+
+def run_reference(bench: Any, numbers: LeadNumbers) -> dict[str, Any]:
+    """One run of bench/reference.py on a fresh SQLite file (it creates its own table)."""
+    url = bench.backends["sqlite"].fresh("reference")
+    try:
+        env = leadapp_environment(bench.keys, url)
+        with bench.server(SERVER_MODULES["reference"], env) as server:
+            return measure_post(server, "reference", numbers, bench.args)
     finally:
         bench.backends["sqlite"].discard(url)
 
@@ -524,9 +585,15 @@ def ratios(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     plain = summary.get(PLAIN, {}).get("requests_per_s")
     if not plain:
         return result
-    for name in (WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE):
+    for name in (WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, FORM5):
         if name in summary:
             result[f"{name} / plain"] = summary[name]["requests_per_s"] / plain
+    if REFERENCE in summary:
+        result["plain / reference"] = plain / summary[REFERENCE]["requests_per_s"]
+        result["plain CPU ms/req / reference"] = (
+            summary[PLAIN]["server_cpu_ms_per_request"]
+            / summary[REFERENCE]["server_cpu_ms_per_request"]
+        )
     if BASELINE in summary:
         result["plain / v1"] = plain / summary[BASELINE]["requests_per_s"]
         if ATTRIBUTION in summary:
@@ -583,6 +650,9 @@ def check_targets(
         )
     if f"{DUPLICATE} / plain" in found:
         checks["duplicate flood >= the 201 run"] = found[f"{DUPLICATE} / plain"] >= 1.0
+    # Issue 21: a form with five custom fields costs at most 15 % of plain intake's rate.
+    if f"{FORM5} / plain" in found:
+        checks["five-field form within 15% of plain"] = found[f"{FORM5} / plain"] >= 0.85
     if "plain / v1" in found:
         checks["plain within 5% of v1 (not lower)"] = found["plain / v1"] >= 0.95
     idle = webhooks.get("idle_delay") or {}
@@ -599,10 +669,10 @@ def print_report(summary: Mapping[str, Mapping[str, Any]], webhooks: Mapping[str
     found = ratios(summary)
     if not found and not webhooks.get("throughput"):
         return
-    print("\nv2 ratios (median req/s):")
+    print("\nv2 and v3 ratios (median req/s):")
     for name, value in found.items():
         print(f"  {name:<40} {value:6.1%}")
-    shown = (PLAIN, WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, BASELINE)
+    shown = (PLAIN, WEBHOOK, WEBHOOK_OUTSIDE, ATTRIBUTION, DUPLICATE, BASELINE, FORM5, REFERENCE)
     for name in (*shown, BASELINE_ATTRIBUTION, BASELINE_DUPLICATE, REFERENCE_PYTHON):
         if name in summary and "ratio_to_ceiling" in summary[name]:
             print(f"  {name + ' / ceiling':<40} {summary[name]['ratio_to_ceiling']:6.1%}")

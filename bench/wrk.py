@@ -82,7 +82,8 @@ def run_wrk(
 ) -> WrkResult:
     """Run wrk pinned to the client core, sending leads OFFSET + t * STRIDE + c.
 
-    `variant` picks the request body (see post_leads.lua: plain, attribution, duplicate).
+    `variant` picks the request body (see post_leads.lua: plain, attribution, duplicate,
+    form5).
 
     The generator's CPU comes from wait4()'s rusage of the wrk process itself
     (taskset execs wrk, so it is the same process).

@@ -10,13 +10,14 @@ import time
 import pytest
 from flask import Flask
 
-from bench import ceiling, fill, gil, profile, reads, receiver
+from bench import ceiling, fill, gil, profile, reads, receiver, v2
 from bench.ceiling import create_ceiling_app
-from bench.run import round_order
+from bench.run import parse_args, round_order
+from bench.servers import bench_keys, leadapp_environment
 from bench.wrk import STRIDE, run_wrk
 from tests.support.apps import create_api_key
 from tests.support.client import bearer
-from tests.support.servers import ThreadedServer
+from tests.support.servers import LeadAppServer, ThreadedServer
 
 if shutil.which("wrk") is None:
     WRK_PROBLEM: str | None = "wrk is not installed (apt-get install wrk)"
@@ -167,3 +168,60 @@ def test_rounds_put_every_configuration_in_every_slot() -> None:
     for slot in range(len(names)):
         assert {order[slot] for order in orders[:3]} == set(names)
     assert all(sorted(order) == sorted(names) for order in orders)
+
+
+def test_reference_server_stores_a_lead_once_and_refuses_it_again(tmp_path) -> None:
+    """bench/reference.py, served as the bench serves it: 201, then 409 for the same lead."""
+    env = leadapp_environment(bench_keys(), f"sqlite:///{tmp_path / 'reference.sqlite3'}")
+    lead = {"name": "Ada", "email": "Ada@Example.COM", "phone": "+44 20 7946 0000"}
+    lead["ip_address"] = "10.0.0.1"
+    log_path = tmp_path / "reference.log"
+    with LeadAppServer(env, log_path, module="bench.reference", ready_status=None) as server:
+        created = server.request("POST", "/leads", lead)
+        again = server.request("POST", "/leads", {**lead, "email": "other@example.com"})
+    assert created.status == 201, server.log()
+    assert (created.body["email"], created.body["phone"]) == ("Ada@example.com", "+442079460000")
+    assert again.status == 409  # the phone's unique blind index
+    stored = (tmp_path / "reference.sqlite3").read_bytes()
+    assert b"Ada" not in stored and b"7946" not in stored
+
+
+@needs_wrk
+def test_wrk_form5_variant_posts_a_value_for_each_custom_field(wrk_target) -> None:
+    app, key = wrk_target
+    with ThreadedServer(app, threads=2) as server:
+        v2.put_bench_form(server.port, key)
+        result = run_wrk(
+            server.url, api_key=key, offset=0, duration=1, threads=2, connections=2, variant="form5"
+        )
+    assert result.requests > 10 and set(result.statuses) == {"201"}
+    page = app.test_client().get("/leads?email=lead1@example.com", headers=bearer(key))
+    lead = page.get_json()["items"][0]
+    assert lead["form"] == v2.FORM5_SLUG
+    assert lead["fields"] == {
+        "company": "Company 1", "plan": "team", "seats": 2, "start_date": "2027-02-02",
+        "terms": True,
+    }  # fmt: skip
+    kinds = {field["type"] for field in v2.FORM5_DOCUMENT["fields"]}
+    assert kinds == {"text", "select", "number", "date", "checkbox"}
+
+
+def test_v3_ratios_report_the_reference_and_judge_the_form_against_plain() -> None:
+    def row(rate: float, cpu: float) -> dict[str, float]:
+        return {"requests_per_s": rate, "server_cpu_ms_per_request": cpu}
+
+    summary = {v2.PLAIN: row(500, 2.0), v2.FORM5: row(440, 2.2), v2.REFERENCE: row(1000, 1.0)}
+    found = v2.ratios(summary)
+    assert found["plain / reference"] == 0.5
+    assert found["plain CPU ms/req / reference"] == 2.0
+    assert found[f"{v2.FORM5} / plain"] == 0.88
+    assert v2.check_targets(summary, {}) == {"five-field form within 15% of plain": True}
+    summary[v2.FORM5] = row(420, 2.4)
+    assert v2.check_targets(summary, {}) == {"five-field form within 15% of plain": False}
+
+
+def test_v3_configurations_run_unless_skipped() -> None:
+    assert {v2.FORM5, v2.REFERENCE} <= set(v2.configurations(parse_args(["--no-v2"])))
+    assert v2.WEBHOOK not in v2.configurations(parse_args(["--no-v2"]))
+    skipped = v2.configurations(parse_args(["--no-v3"]))
+    assert v2.WEBHOOK in skipped and not {v2.FORM5, v2.REFERENCE} & set(skipped)

@@ -24,6 +24,8 @@ from leadapp.api.openapi import build_openapi, documented_methods, is_static_fil
 from leadapp.api.ops import API_VERSION
 
 ACCESS_LOGGER = " leadapp.access "
+# The import name of every app create_app builds: only theirs are described by the document.
+LEADAPP = "leadapp"
 
 
 def _operation_method(rule: Rule, method: str) -> str | None:
@@ -45,6 +47,8 @@ class Observations:
 
     def on_response(self, sender: Flask, response: Response, **_extra: Any) -> None:
         """request_finished receiver: note the route, method and final status."""
+        if sender.import_name != LEADAPP:
+            return  # the bench's bare apps (ceiling) and the tests' own stubs have no document
         rule = request.url_rule
         if rule is None or is_static_files(rule):
             return  # no route matched (404, 405): there is no operation to document
