@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -43,7 +44,7 @@ def test_document_is_valid_openapi(client) -> None:
 def test_every_route_is_documented(app: Flask, client) -> None:
     documented = set(client.get("/openapi.json").get_json()["paths"])
     routes = {
-        rule.rule.replace("<uuid:lead_id>", "{lead_id}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if not rule.endpoint.endswith("static")
     }

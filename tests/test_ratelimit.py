@@ -11,6 +11,7 @@ from flask import Flask
 
 from leadapp.extensions import limiter
 from leadapp.http import memory_storage
+from tests.support.apps import put_form
 from tests.support.builders import lead_payload
 from tests.support.client import post_lead
 from tests.support.deployment import served
@@ -42,6 +43,20 @@ def test_sixth_post_in_a_minute_is_429_whatever_the_outcomes(limited_app: Flask)
     assert response.headers["X-RateLimit-Limit"] == "5"
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert post_lead(limited_app, lead_payload(7), ip="203.0.113.11").status_code == 201
+
+
+def test_posts_to_every_form_count_together(limited_app: Flask) -> None:
+    put_form(limited_app, "webinar")
+    paths = ["/leads", "/f/webinar", "/f/default", "/leads", "/f/webinar"]
+    statuses = [
+        post_lead(limited_app, lead_payload(n), ip="203.0.113.20", path=path).status_code
+        for n, path in enumerate(paths)
+    ]
+    assert statuses == [201, 409, 409, 409, 409]  # the IP is taken after the first
+    for path in ("/f/webinar", "/leads", "/f/default"):
+        refused = post_lead(limited_app, lead_payload(9), ip="203.0.113.20", path=path)
+        assert refused.status_code == 429, path
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
 
 
 def test_hourly_limit_applies_too(make_app, ratelimit_storage: str) -> None:

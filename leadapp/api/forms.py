@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from leadapp.api.leads import create_limit
+from leadapp.api.leads import LEADS_LIMIT_SCOPE, create_limit
 from leadapp.api.parsing import json_object_body
 from leadapp.api.responses import DATABASE, JSON_BODY, rate_limited, responds
 from leadapp.errors import UnsupportedMediaType
@@ -31,7 +31,7 @@ URLENCODED = "application/x-www-form-urlencoded"
 @bp.post("/f/<slug>")
 @responds(201, *JSON_BODY, 404, 409, *DATABASE)
 @accepts_api_key
-@rate_limited(create_limit, methods=["POST"])
+@rate_limited(create_limit, methods=["POST"], scope=LEADS_LIMIT_SCOPE)
 def create_form_lead(slug: str):
     """Accept one lead for this form, exactly as POST /leads does for the default form."""
     form = forms.require_form(slug)

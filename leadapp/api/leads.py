@@ -20,6 +20,10 @@ lead_schema = LeadSchema()
 page_schema = LeadPageSchema()
 
 
+# POST /leads and every POST /f/<slug> count together: one client, one allowance (contract).
+LEADS_LIMIT_SCOPE = "leads"
+
+
 def create_limit() -> str:
     """Per-key limit for API-key callers, per-IP limit for everyone else."""
     setting = "LEADAPP_RATELIMIT_INTEGRATIONS" if g.get("api_key") else "LEADAPP_RATELIMIT_LEADS"
@@ -29,7 +33,7 @@ def create_limit() -> str:
 @bp.post("/leads")
 @responds(201, *JSON_BODY, 409, *DATABASE)
 @accepts_api_key
-@rate_limited(create_limit, methods=["POST"])
+@rate_limited(create_limit, methods=["POST"], scope=LEADS_LIMIT_SCOPE)
 def create_lead():
     """Accept one lead (or answer a replay, or a honeypot hit, exactly like one)."""
     caller = intake.Caller(

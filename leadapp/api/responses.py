@@ -54,11 +54,20 @@ def responds(*statuses: int) -> Callable[[F], F]:
     return declare
 
 
-def rate_limited(limit: Callable[[], str], *, methods: list[str]) -> Callable[[F], F]:
-    """Flask-Limiter's `limiter.limit`, with the 429 it adds declared where it is added."""
+def rate_limited(
+    limit: Callable[[], str], *, methods: list[str], scope: str | None = None
+) -> Callable[[F], F]:
+    """Flask-Limiter's limit, with the 429 it adds declared where it is added.
+
+    With `scope`, every view decorated with that scope counts against one shared limit.
+    """
 
     def decorate(view: F) -> F:
-        return _add(limiter.limit(limit, methods=methods)(view), RATE_LIMITED)
+        if scope is None:
+            limited = limiter.limit(limit, methods=methods)(view)
+        else:
+            limited = limiter.shared_limit(limit, scope=scope, methods=methods)(view)
+        return _add(limited, RATE_LIMITED)
 
     return decorate
 
