@@ -1,4 +1,4 @@
-"""Regenerate docs/form.png, docs/form-errors.png, docs/admin.png and docs/admin-overview.png.
+"""Regenerate docs/form.png, form-errors.png, admin.png, admin-overview.png and admin-forms.png.
 
 Made-up leads only.
 
@@ -193,6 +193,53 @@ def shoot_overview(page: Page) -> None:
     page.locator("#overview-section").screenshot(path=DOCS / "admin-overview.png")
 
 
+# A second form with one custom field of three types, and a lead of it.
+WEBINAR = {
+    "title": "Webinar: lead capture that respects people",
+    "origins": ["https://www.example.org"],
+    "consent_text": "You may write to me about this webinar.",
+    "labels": {"submit": "Save my seat"},
+    "one_lead_per_ip": False,
+    "fields": [
+        {"name": "company", "label": "Company", "type": "text", "required": True},
+        {
+            "name": "session",
+            "label": "Session",
+            "type": "select",
+            "required": True,
+            "options": ["Morning (CET)", "Evening (CET)"],
+        },
+        {"name": "seats", "label": "Seats", "type": "number", "required": False, "min": 1},
+    ],
+}
+
+
+def add_webinar(server: ThreadedServer, key: str) -> None:
+    """PUT the webinar form and post one lead to it."""
+    answer = server.request("PUT", "/forms/webinar", WEBINAR, headers=bearer(key))
+    assert answer.status == 201, answer  # noqa: S101
+    body = {
+        "name": "Barbara Liskov",
+        "email": "barbara@example.edu",
+        "phone": "+1 617 555 0134",
+        "consent": True,
+        "fields": {"company": "Example University", "session": "Evening (CET)", "seats": 2},
+    }
+    answer = server.request("POST", "/f/webinar", body, headers=bearer(key))
+    assert answer.status == 201, answer  # noqa: S101
+
+
+def shoot_forms(page: Page) -> None:
+    """The Forms section with the webinar form open and one server error beside its member."""
+    page.get_by_role("button", name="Edit webinar").click()
+    page.locator("#form-fields > li").nth(2).wait_for()
+    page.get_by_label("Allowed origins").fill("https://www.example.org/landing")
+    page.get_by_role("button", name="Save form").click()
+    page.locator("#form-origins-error").wait_for()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.locator("#forms-section").screenshot(path=DOCS / "admin-forms.png")
+
+
 def main() -> int:
     """Serve a throwaway app, fill it with made-up leads and take the screenshots."""
     os.environ["LEADAPP_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
@@ -205,19 +252,27 @@ def main() -> int:
                 spread_over_last_30_days(app, server, key)
                 for lead in LEADS:
                     post_lead(server, key, *lead)
+                add_webinar(server, key)
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
                         executable_path=CHROMIUM, args=CHROMIUM_ARGS
                     )
                     page = browser.new_page(viewport={"width": 900, "height": 760})
                     shoot_form(page, server.url)
-                    page.set_viewport_size({"width": 1200, "height": 720})
+                    page.set_viewport_size({"width": 1440, "height": 900})
                     shoot_admin(page, server.url, key)
                     shoot_overview(page)
+                    shoot_forms(page)
                     browser.close()
         finally:
             dispose_app(app)
-    for name in ("form.png", "form-errors.png", "admin.png", "admin-overview.png"):
+    for name in (
+        "form.png",
+        "form-errors.png",
+        "admin.png",
+        "admin-overview.png",
+        "admin-forms.png",
+    ):
         print(DOCS / name)
     return 0
 

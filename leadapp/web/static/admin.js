@@ -24,6 +24,8 @@
   var searchValue = document.getElementById("search-value");
   var searchClear = document.getElementById("search-clear");
   var pageSize = document.getElementById("page-size");
+  // Its options are the forms, filled in by admin-forms.js.
+  var formFilter = document.getElementById("form-filter");
   var prevButton = document.getElementById("prev-page");
   var nextButton = document.getElementById("next-page");
   var pageLabel = document.getElementById("page-label");
@@ -112,62 +114,30 @@
   /** The Erase button of a row: a first click asks, a second click erases. */
   function eraseControls(lead, row) {
     var td = L.element("td", "row-actions");
-    var erase = L.element("button", "button button-danger button-small", "Erase");
-    var cancel = L.element("button", "button button-secondary button-small", "Cancel");
-    erase.type = "button";
-    cancel.type = "button";
-    cancel.hidden = true;
-    erase.setAttribute("aria-label", "Erase " + lead.name);
-
-    function reset() {
-      erase.dataset.confirm = "";
-      erase.textContent = "Erase";
-      erase.setAttribute("aria-label", "Erase " + lead.name);
-      erase.classList.remove("button-confirm");
-      cancel.hidden = true;
-    }
-
-    erase.addEventListener("click", function () {
-      if (erase.dataset.confirm !== "yes") {
-        erase.dataset.confirm = "yes";
-        erase.textContent = "Really erase?";
-        erase.setAttribute("aria-label", "Really erase " + lead.name + "?");
-        erase.classList.add("button-confirm");
-        cancel.hidden = false;
-        announceRegion.textContent = "Press Really erase? again to erase " + lead.name + ".";
-        return;
-      }
-      erase.disabled = true;
-      cancel.disabled = true;
-      erase.textContent = "Erasing…";
-      api("DELETE", "/leads/" + encodeURIComponent(lead.id)).then(function (result) {
-        if (!result) {
-          return;
+    td.appendChild(
+      L.confirmButton({
+        verb: "Erase",
+        busy: "Erasing…",
+        cancelled: "Not erased.",
+        name: lead.name,
+        announce: function (text) {
+          announceRegion.textContent = text;
+        },
+        act: function () {
+          return api("DELETE", "/leads/" + encodeURIComponent(lead.id)).then(function (result) {
+            if (!result) {
+              return false;
+            }
+            if (result.response.status === 204 || result.response.status === 404) {
+              removeRow(row, lead, result.response.status === 404);
+              return true;
+            }
+            showProblem(result.response, result.data);
+            return false;
+          });
         }
-        if (result.response.status === 204 || result.response.status === 404) {
-          removeRow(row, lead, result.response.status === 404);
-          return;
-        }
-        erase.disabled = false;
-        cancel.disabled = false;
-        reset();
-        showProblem(result.response, result.data);
-      });
-    });
-    cancel.addEventListener("click", function () {
-      reset();
-      announceRegion.textContent = "Not erased.";
-      erase.focus();
-    });
-    erase.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && erase.dataset.confirm === "yes") {
-        reset();
-      }
-    });
-    var inner = L.element("div", "row-actions-inner");
-    inner.appendChild(erase);
-    inner.appendChild(cancel);
-    td.appendChild(inner);
+      })
+    );
     return td;
   }
 
@@ -203,6 +173,39 @@
     return td;
   }
 
+  /** A custom value as text: a checkbox's as yes or no, anything else as sent. */
+  function customText(value) {
+    if (value === true) {
+      return "yes";
+    }
+    if (value === false) {
+      return "no";
+    }
+    return String(value);
+  }
+
+  /** The lead's form (with its opt-in status when the form asks for one) and custom values. */
+  function formCell(lead) {
+    var td = cell("Form", "", "cell-form");
+    var line = L.element("span", "form-slug mono", lead.form || "—");
+    td.appendChild(line);
+    if (lead.opt_in) {
+      td.appendChild(L.element("span", "hint cell-opt-in", " opt-in " + lead.opt_in.status));
+    }
+    var values = lead.fields || {};
+    var names = Object.keys(values);
+    if (names.length) {
+      var list = L.element("dl", "custom-values");
+      list.setAttribute("aria-label", "Custom values");
+      names.forEach(function (name) {
+        list.appendChild(L.element("dt", null, name));
+        list.appendChild(L.element("dd", null, customText(values[name])));
+      });
+      td.appendChild(list);
+    }
+    return td;
+  }
+
   /** One table row for a lead. */
   function row(lead) {
     var tr = document.createElement("tr");
@@ -217,6 +220,7 @@
     created.appendChild(time);
     tr.appendChild(created);
     tr.appendChild(cell("Source", sourceOf(lead), "cell-source"));
+    tr.appendChild(formCell(lead));
     tr.appendChild(resubmissionsCell(lead));
     tr.appendChild(eraseControls(lead, tr));
     return tr;
@@ -229,7 +233,11 @@
       tbody.appendChild(row(lead));
     });
     empty.hidden = items.length > 0;
-    empty.textContent = search ? "No lead matches that " + search.by + "." : "No leads yet.";
+    if (search) {
+      empty.textContent = "No lead matches that " + search.by + ".";
+    } else {
+      empty.textContent = formFilter.value ? "No leads of this form." : "No leads yet.";
+    }
     var page = cursors.length;
     pageLabel.textContent = search ? "Search results, page " + page : "Page " + page;
   }
@@ -244,6 +252,9 @@
     }
     if (search) {
       params.set(search.by, search.value);
+    }
+    if (formFilter.value) {
+      params.set("form", formFilter.value);
     }
     return params.toString();
   }
@@ -348,6 +359,10 @@
   });
 
   pageSize.addEventListener("change", function () {
+    firstPage();
+  });
+
+  formFilter.addEventListener("change", function () {
     firstPage();
   });
 

@@ -167,22 +167,28 @@
   /**
    * Call the API with this tab's key (never a cookie, never a cached answer): resolves to the
    * Response, whatever its status, or rejects when there is no key or the network fails.
-   * options: method (GET), accept (application/json).
+   * options: method (GET), accept (application/json), json (a value sent as the JSON body).
    */
   function fetchWithKey(path, options) {
     var key = storedKey();
     if (!key) {
       return Promise.reject(new Error("No API key."));
     }
-    return fetch(path, {
+    var headers = {
+      Authorization: "Bearer " + key,
+      Accept: (options && options.accept) || "application/json"
+    };
+    var init = {
       method: (options && options.method) || "GET",
-      headers: {
-        Authorization: "Bearer " + key,
-        Accept: (options && options.accept) || "application/json"
-      },
+      headers: headers,
       credentials: "omit",
       cache: "no-store"
-    });
+    };
+    if (options && options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    }
+    return fetch(path, init);
   }
 
   /**
@@ -221,6 +227,70 @@
     follow();
   }
 
+  /**
+   * A danger button that acts only when pressed twice: the first press turns it into
+   * "Really <verb>?" with a Cancel beside it. options: verb ("Erase"), busy ("Erasing…"),
+   * cancelled ("Not erased."), name (what it acts on, for screen readers), announce(text)
+   * (says it in a polite live region), act() (a Promise of true when done; false puts the
+   * button back). Returns the node holding both buttons.
+   */
+  function confirmButton(options) {
+    var verb = options.verb;
+    var button = element("button", "button button-danger button-small", verb);
+    var cancel = element("button", "button button-secondary button-small", "Cancel");
+    button.type = "button";
+    cancel.type = "button";
+    cancel.hidden = true;
+    button.setAttribute("aria-label", verb + " " + options.name);
+
+    function reset() {
+      button.dataset.confirm = "";
+      button.textContent = verb;
+      button.setAttribute("aria-label", verb + " " + options.name);
+      button.classList.remove("button-confirm");
+      cancel.hidden = true;
+    }
+
+    button.addEventListener("click", function () {
+      var question = "Really " + verb.toLowerCase() + "?";
+      if (button.dataset.confirm !== "yes") {
+        button.dataset.confirm = "yes";
+        button.textContent = question;
+        button.setAttribute("aria-label", "Really " + verb.toLowerCase() + " " + options.name + "?");
+        button.classList.add("button-confirm");
+        cancel.hidden = false;
+        options.announce(
+          "Press " + question + " again to " + verb.toLowerCase() + " " + options.name + "."
+        );
+        return;
+      }
+      button.disabled = true;
+      cancel.disabled = true;
+      button.textContent = options.busy;
+      options.act().then(function (done) {
+        if (!done) {
+          button.disabled = false;
+          cancel.disabled = false;
+          reset();
+        }
+      });
+    });
+    cancel.addEventListener("click", function () {
+      reset();
+      options.announce(options.cancelled);
+      button.focus();
+    });
+    button.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && button.dataset.confirm === "yes") {
+        reset();
+      }
+    });
+    var inner = element("div", "row-actions-inner");
+    inner.appendChild(button);
+    inner.appendChild(cancel);
+    return inner;
+  }
+
   window.LeadApp = Object.freeze({
     readJson: readJson,
     expectJson: expectJson,
@@ -234,6 +304,7 @@
     storedKey: storedKey,
     storeKey: storeKey,
     fetchWithKey: fetchWithKey,
-    followLeads: followLeads
+    followLeads: followLeads,
+    confirmButton: confirmButton
   });
 })();
