@@ -1,15 +1,15 @@
-"""GET /form-settings: what the form page must show and do (challenge, consent text)."""
+"""GET /form-settings: what the default form's page must show and do, as GET /f/<slug>/settings."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
 from leadapp.api.responses import DATABASE, responds
-from leadapp.schemas.bot_defence import FormSettingsSchema
+from leadapp.schemas.form import PublicFormSettingsSchema
 from leadapp.services import form_settings
 
 bp = Blueprint("form_settings", __name__)
-settings_schema = FormSettingsSchema()
+settings_schema = PublicFormSettingsSchema()
 
 
 @bp.get("/form-settings")

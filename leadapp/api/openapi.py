@@ -20,7 +20,7 @@ from werkzeug.routing import Rule
 from leadapp.api.responses import answers
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
-from leadapp.schemas.bot_defence import ChallengeSchema, FormSettingsSchema
+from leadapp.schemas.bot_defence import ChallengeSchema
 from leadapp.schemas.form import FormListSchema, FormSchema, PublicFormSettingsSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
 from leadapp.schemas.webhooks import (
@@ -132,6 +132,31 @@ def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+# What POST /leads and POST /f/<slug> share: who may call, the body, and the 201.
+LEAD_INTAKE: dict[str, Any] = {
+    "security": KEY_OPTIONAL,
+    "parameters": [IDEMPOTENCY_KEY],
+    "request_body": {
+        "required": True,
+        "content": {"application/json": {"schema": "LeadCreate"}},
+    },
+    "answers": {
+        201: _json(
+            "Lead",
+            "Created.",
+            headers={
+                **HEADERS,
+                "Location": {"schema": {"type": "string"}, "description": "/leads/<id>"},
+                REPLAYED_HEADER: {
+                    "schema": {"type": "string", "enum": ["true"]},
+                    "description": "Present on an idempotent replay.",
+                },
+            },
+        )
+    },
+}
+
+
 def _page(description: str) -> dict[int, dict[str, Any]]:
     """An HTML page's answers: the page, or 304 when the browser's copy is current."""
     return {
@@ -163,26 +188,7 @@ def _operations() -> dict[str, Operation]:
                 "LEADAPP_DUPLICATES_ANONYMOUS=conceal. A 409 by email or phone adds one "
                 "to each conflicting lead's `resubmissions`."
             ),
-            security=KEY_OPTIONAL,
-            parameters=[IDEMPOTENCY_KEY],
-            request_body={
-                "required": True,
-                "content": {"application/json": {"schema": "LeadCreate"}},
-            },
-            answers={
-                201: _json(
-                    "Lead",
-                    "Created.",
-                    headers={
-                        **HEADERS,
-                        "Location": {"schema": {"type": "string"}, "description": "/leads/<id>"},
-                        REPLAYED_HEADER: {
-                            "schema": {"type": "string", "enum": ["true"]},
-                            "description": "Present on an idempotent replay.",
-                        },
-                    },
-                )
-            },
+            **LEAD_INTAKE,
             problems={
                 403: "The client's network is blocked, or ip_address was sent without an API key.",
             },
@@ -234,7 +240,7 @@ def _operations() -> dict[str, Operation]:
         "form_settings.get_form_settings": Operation(
             "getFormSettings",
             "What the form page shows and does",
-            answers={200: _json("FormSettings", "The settings.")},
+            answers={200: _json("FormSettings", "The default form's settings.")},
         ),
         "forms.create_form_lead": Operation(
             "createFormLead",
@@ -245,26 +251,7 @@ def _operations() -> dict[str, Operation]:
                 "`fields` (errors at `fields.<name>`), and its one_lead_per_ip. A "
                 "form-encoded body is 415 for now."
             ),
-            security=KEY_OPTIONAL,
-            parameters=[IDEMPOTENCY_KEY],
-            request_body={
-                "required": True,
-                "content": {"application/json": {"schema": "LeadCreate"}},
-            },
-            answers={
-                201: _json(
-                    "Lead",
-                    "Created.",
-                    headers={
-                        **HEADERS,
-                        "Location": {"schema": {"type": "string"}, "description": "/leads/<id>"},
-                        REPLAYED_HEADER: {
-                            "schema": {"type": "string", "enum": ["true"]},
-                            "description": "Present on an idempotent replay.",
-                        },
-                    },
-                )
-            },
+            **LEAD_INTAKE,
             problems={
                 403: "The client's network is blocked, or ip_address was sent without an API key.",
                 404: "No live form with this slug.",
@@ -273,7 +260,7 @@ def _operations() -> dict[str, Operation]:
         "forms.get_form_settings": Operation(
             "getFormPublicSettings",
             "What a page needs to show a form",
-            answers={200: _json("FormPublicSettings", "The settings in force.")},
+            answers={200: _json("FormSettings", "The settings in force.")},
             problems={404: "No live form with this slug."},
         ),
         "forms.list_forms": Operation(
@@ -484,10 +471,9 @@ def _register_components(spec: APISpec) -> None:
         ("LeadPage", LeadPageSchema),
         ("Problem", ProblemSchema),
         ("Challenge", ChallengeSchema),
-        ("FormSettings", FormSettingsSchema),
         ("Form", FormSchema),
         ("FormList", FormListSchema),
-        ("FormPublicSettings", PublicFormSettingsSchema),
+        ("FormSettings", PublicFormSettingsSchema),
         ("Status", StatusSchema),
         ("WebhookEndpointList", WebhookEndpointListSchema),
         ("WebhookDeliveryList", WebhookDeliveryListSchema),

@@ -1,4 +1,4 @@
-"""Schemas of GET /challenge and GET /form-settings (what the form page needs)."""
+"""The schema of GET /challenge: a proof-of-work challenge for the form page to solve."""
 
 from __future__ import annotations
 
@@ -22,27 +22,4 @@ class ChallengeSchema(Schema):
     )
     signature = fields.String(
         required=True, metadata={"description": "The service's HMAC of the challenge, hex."}
-    )
-
-
-class FormSettingsSchema(Schema):
-    """The settings of the public form page (the default form's)."""
-
-    challenge = fields.Boolean(
-        required=True, metadata={"description": "Whether POST /leads needs a solved challenge."}
-    )
-    consent_text = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The consent checkbox's text; null: no checkbox."},
-    )
-    slug = fields.String(required=True)
-    title = fields.String(required=True)
-    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    fields_ = fields.List(
-        fields.Dict(),
-        required=True,
-        data_key="fields",
-        attribute="fields",
-        metadata={"description": "The custom fields' definitions, in order."},
     )
