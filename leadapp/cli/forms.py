@@ -17,6 +17,7 @@ from leadapp.jsonutil import StrictJSONError, parse_strict_json
 from leadapp.schemas.form import FORM_DOCUMENT_MAX_BYTES, FormSchema
 from leadapp.services import forms
 from leadapp.services.export import COMMAND_LINE_ACTOR
+from leadapp.wording import plural
 
 forms_cli = AppGroup("forms", help="Forms: create or replace, list, show, remove.")
 form_schema = FormSchema()
@@ -69,7 +70,8 @@ def forms_put(ctx: click.Context, slug: str, source: BinaryIO) -> None:
             click.echo(f"{_printable(member)}: {_printable(' '.join(map(str, listed)))}", err=True)
         ctx.exit(1)
     verb = "Created" if result.created else "Replaced"
-    click.echo(f"{verb} form {slug!r} ({len(result.document['fields'])} custom fields).")
+    custom = plural(len(result.document["fields"]), "custom field")
+    click.echo(f"{verb} form {slug!r} ({custom}).")
 
 
 def _uses(form: forms.Form) -> str:
