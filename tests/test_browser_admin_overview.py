@@ -15,7 +15,7 @@ from tests.support.operator_data import add_spam, set_lead
 HEADER = (
     "id,created_at,name,email,phone,ip_address,source,utm_source,utm_medium,utm_campaign,"
     "utm_term,utm_content,page_url,referrer,consent_given_at,consent_text,resubmissions,"
-    "last_resubmitted_at"
+    "last_resubmitted_at,form,opt_in_status,opt_in_confirmed_at,fields"
 )
 
 
