@@ -135,7 +135,7 @@ def script_code(name: str) -> str:
 
 def test_scripts_never_write_html_or_use_lasting_storage() -> None:
     scripts = sorted(path.name for path in STATIC.glob("*.js"))
-    assert scripts == ["admin-overview.js", "admin.js", "common.js", "form.js"]
+    assert scripts == ["admin-forms.js", "admin-overview.js", "admin.js", "common.js", "form.js"]
     for script in scripts:
         source = script_code(script)
         for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
@@ -179,7 +179,8 @@ def test_admin_page_has_a_labelled_key_field_and_is_not_indexed(client: FlaskCli
     start = next(i for i, (tag, attrs) in enumerate(page.tags) if attrs.get("id") == "leads-table")
     end = next((i for i in range(start + 1, len(page.tags)) if page.tags[i][0] == "table"), None)
     headers = [attrs for tag, attrs in page.tags[start:end] if tag == "th"]
-    assert len(headers) == 8  # name, email, phone, IP, created, source, resubmissions, actions
+    # name, email, phone, IP, created, source, form and custom values, resubmissions, actions
+    assert len(headers) == 9
 
 
 def test_missing_asset_is_a_problem_404(client: FlaskClient) -> None:
