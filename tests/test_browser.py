@@ -251,6 +251,9 @@ def test_admin_revoked_key_is_refused_and_forgotten(make_site, open_page) -> Non
     page = open_page(site.url + "/admin")
     sign_in(page, key)
     expect(rows(page)).to_have_count(3)
+    # Every section has loaded with the key (a request still under way when the key is
+    # revoked would sign the page out before the test's own request does).
+    expect(page.locator("#forms-body tr")).to_have_count(1)
 
     site.revoke("soon-revoked")
     page.get_by_label("Per page").select_option("10")

@@ -429,7 +429,7 @@ def test_cli_exports_one_form(app: Flask, api_key: str) -> None:
     header = LEAD_HEADER + "," + ",".join(field["name"] for field in ONE_OF_EACH)
     (row,) = parse(result.stdout_bytes, header)
     assert (row["id"], row["company"], row["terms"]) == (lead_id, "Acme", "true")
-    assert "Exported 1 leads." in result.stderr
+    assert "Exported 1 lead." in result.stderr
 
     bad = runner.invoke(args=["leads", "export", "--form", "Bad_Slug"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
