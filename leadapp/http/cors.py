@@ -83,7 +83,9 @@ def add_cors_headers(response: Response) -> Response:
         allowed = origin is not None and forms.site_allows_origin(origin)
     if allowed is None:
         return response
-    response.vary.add("Origin")
+    # This step is Vary's one owner: appended, not merged through `response.vary`, which
+    # parses and rewrites the header on every response of the intake path.
+    response.headers.add("Vary", "Origin")
     if not allowed:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
