@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from leadapp.cli.tables import echo_table, when
 from leadapp.models.blocklist import NETWORK_MAX
 from leadapp.services import apikeys, audit, blocklist
 from leadapp.wording import plural
@@ -12,11 +13,6 @@ from leadapp.wording import plural
 apikeys_cli = AppGroup("apikeys", help="API keys for partners and operators.")
 blocklist_cli = AppGroup("blocklist", help="Blocked IP addresses and networks.")
 audit_cli = AppGroup("audit", help="The trail of admin reads and erasures.")
-
-
-def _when(value: object) -> str:
-    """A timestamp for tables, or '-'."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"  # type: ignore[attr-defined]
 
 
 @apikeys_cli.command("create")
@@ -38,12 +34,11 @@ def apikeys_list() -> None:
     if not rows:
         click.echo("No API keys.")
         return
-    click.echo(f"{'NAME':<24} {'PREFIX':<14} {'CREATED':<20} REVOKED")
-    for row in rows:
-        prefix = row.prefix + "…"
-        click.echo(
-            f"{row.name:<24} {prefix:<14} {_when(row.created_at):<20} {_when(row.revoked_at)}"
-        )
+    echo_table(
+        [("NAME", 24), ("PREFIX", 14), ("CREATED", 20), ("REVOKED", 0)],
+        [(row.name, row.prefix + "…", when(row.created_at), when(row.revoked_at)) for row in rows],
+        gap=" ",
+    )
 
 
 @apikeys_cli.command("revoke")
@@ -88,7 +83,7 @@ def blocklist_list() -> None:
         click.echo("No blocked networks.")
         return
     for row in rows:
-        click.echo(f"{row.network:<{NETWORK_MAX}} {_when(row.created_at):<20} {row.reason}")
+        click.echo(f"{row.network:<{NETWORK_MAX}} {when(row.created_at):<20} {row.reason}")
 
 
 @audit_cli.command("list")
@@ -103,4 +98,4 @@ def audit_list(limit: int) -> None:
         ids = ",".join(event.lead_ids) or "-"
         if event.lead_count is not None:
             ids = plural(event.lead_count, "lead")
-        click.echo(f"{_when(event.at)}  {event.api_key_name:<24} {event.action:<8} {ids}")
+        click.echo(f"{when(event.at)}  {event.api_key_name:<24} {event.action:<8} {ids}")

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 import click
 from flask.cli import AppGroup
 
+from leadapp.cli.tables import echo_table
 from leadapp.errors import NotFound, ValidationFailed
 from leadapp.jsonutil import StrictJSONError, parse_strict_json
 from leadapp.schemas.form import FORM_DOCUMENT_MAX_BYTES, FormSchema
@@ -94,16 +95,15 @@ def _cut(text: str, width: int) -> str:
 @forms_cli.command("list")
 def forms_list() -> None:
     """List forms: slug, title, leads, custom fields, and mail, double opt-in, challenge."""
-    click.echo(f"{'SLUG':<40}  {'TITLE':<{TITLE_COLUMN_CHARS}}  {'LEADS':>8}  {'FIELDS':>6}  USES")
+    rows = []
     for document in forms.list_forms():
         form = forms.Form.from_document(
             document["slug"], document, document["created_at"], document["updated_at"]
         )
         title = _cut(_printable(form.title), TITLE_COLUMN_CHARS)
-        click.echo(
-            f"{form.slug:<40}  {title:<{TITLE_COLUMN_CHARS}}  {document['leads']:>8}  "
-            f"{len(form.fields):>6}  {_uses(form)}"
-        )
+        rows.append((form.slug, title, document["leads"], len(form.fields), _uses(form)))
+    columns = [("SLUG", 40), ("TITLE", TITLE_COLUMN_CHARS), ("LEADS", -8), ("FIELDS", -6)]
+    echo_table([*columns, ("USES", 0)], rows)
 
 
 @forms_cli.command("show")

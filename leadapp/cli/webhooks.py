@@ -13,17 +13,13 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadapp.channels.webhook import endpoints as service
+from leadapp.cli.tables import echo_table, when
 from leadapp.models.outbox import DELIVERED, FAILED, PENDING, STATUSES
 from leadapp.outbox.events import EVENTS
 from leadapp.outbox.worker import Worker
 from leadapp.wording import plural
 
 webhooks_cli = AppGroup("webhooks", help="Webhook endpoints, deliveries and the worker.")
-
-
-def _when(value: object) -> str:
-    """A timestamp for tables, or '-'."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"  # type: ignore[attr-defined]
 
 
 @webhooks_cli.command("add")
@@ -68,12 +64,13 @@ def webhooks_list() -> None:
     if not rows:
         click.echo("No webhook endpoints.")
         return
-    click.echo(f"{'ID':<36}  {'CREATED':<19}  {'EVENTS':<24}  {'FORMS':<24}  URL")
-    for row in rows:
-        click.echo(
-            f"{row.id}  {_when(row.created_at)}  {','.join(row.events):<24}  "
-            f"{_forms(row.forms):<24}  {row.url}"
-        )
+    echo_table(
+        [("ID", 36), ("CREATED", 19), ("EVENTS", 24), ("FORMS", 24), ("URL", 0)],
+        [
+            (row.id, when(row.created_at), ",".join(row.events), _forms(row.forms), row.url)
+            for row in rows
+        ],
+    )
 
 
 @webhooks_cli.command("remove")
@@ -97,16 +94,19 @@ def webhooks_deliveries(status: str | None, limit: int) -> None:
     if not rows:
         click.echo("No deliveries.")
         return
-    click.echo(
-        f"{'ID':<36}  {'ENDPOINT':<36}  {'EVENT':<12}  {'LEAD':<36}  "
-        f"{'ATTEMPTS':>8}  {'STATUS':<9}  {'LAST RESULT':<30}  NEXT ATTEMPT"
+    columns = [("ID", 36), ("ENDPOINT", 36), ("EVENT", 12), ("LEAD", 36), ("ATTEMPTS", -8)]
+    columns += [("STATUS", 9), ("LAST RESULT", 30), ("NEXT ATTEMPT", 0)]
+    echo_table(
+        columns,
+        [
+            (
+                *(row.id, row.endpoint_id, row.event, row.lead_id, row.attempts, row.status),
+                (row.last_error or (f"HTTP {row.last_status}" if row.last_status else "-"))[:30],
+                when(row.next_attempt_at),
+            )
+            for row in rows
+        ],
     )
-    for row in rows:
-        last = row.last_error or (f"HTTP {row.last_status}" if row.last_status else "-")
-        click.echo(
-            f"{row.id}  {row.endpoint_id}  {row.event:<12}  {row.lead_id}  {row.attempts:>8}  "
-            f"{row.status:<9}  {last[:30]:<30}  {_when(row.next_attempt_at)}"
-        )
 
 
 @webhooks_cli.command("retry")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import TextClause
 
 from leadapp.config import MAX_BODY_BYTES
 from leadapp.extensions import db
@@ -81,6 +82,11 @@ IP_IS_UNIQUE = text("ip_unique")
 CUSTOM_FIELDS_MAX_BYTES = 2 * MAX_BODY_BYTES
 
 
+def unique_where(name: str, column: str, condition: TextClause) -> Index:
+    """A unique index over the rows that match `condition` (partial on SQLite and PostgreSQL)."""
+    return Index(name, column, unique=True, sqlite_where=condition, postgresql_where=condition)
+
+
 class Lead(db.Model):
     """One person's contact details, as submitted once."""
 
@@ -141,23 +147,11 @@ class Lead(db.Model):
         Index("ix_leads_form_created_at_id", "form", "created_at", "id"),
         # One lead per IP, among the leads of forms that keep the rule: the database
         # decides under any race, as for email and phone.
-        Index(
-            "uq_leads_ip_bidx",
-            "ip_bidx",
-            unique=True,
-            sqlite_where=IP_IS_UNIQUE,
-            postgresql_where=IP_IS_UNIQUE,
-        ),
+        unique_where("uq_leads_ip_bidx", "ip_bidx", IP_IS_UNIQUE),
         # Statistics count leads per day and per source over a range of created_at;
         # this index answers both without touching the table.
         Index("ix_leads_created_at_source_utm_source", "created_at", "source", "utm_source"),
         # The database decides between concurrent requests with one key, as the blind
         # indexes do for duplicates; partial, so a lead without a key adds no entry.
-        Index(
-            "uq_leads_idempotency_key_hash",
-            "idempotency_key_hash",
-            unique=True,
-            sqlite_where=HAS_IDEMPOTENCY_KEY,
-            postgresql_where=HAS_IDEMPOTENCY_KEY,
-        ),
+        unique_where("uq_leads_idempotency_key_hash", "idempotency_key_hash", HAS_IDEMPOTENCY_KEY),
     )
