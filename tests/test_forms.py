@@ -73,6 +73,7 @@ def test_put_creates_then_replaces_with_defaults(app: Flask, admin: dict) -> Non
         ({"origins": ["https://example.com/path"]}, "origins.0"),
         ({"origins": ["https://example.com/"]}, "origins.0"),
         ({"origins": ["ftp://example.com"]}, "origins.0"),
+        ({"origins": ["https://example.com", "https://Shop.example"]}, "origins.1"),
         ({"labels": {"submit": ""}}, "labels.submit"),
         ({"labels": {"colour": "x"}}, "labels.colour"),
         ({"notify": ["not an address"]}, "notify.0"),

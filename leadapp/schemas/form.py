@@ -185,6 +185,9 @@ def _origin(value: Any) -> str:
             "Must be an origin: http or https, a host and an optional port, with no path, "
             "query or trailing slash."
         )
+    if text != text.lower():
+        # Browsers send the origin lower-cased: an upper-case letter would never match.
+        raise Invalid("Must be written in lower case, as browsers send an origin.")
     return text
 
 
