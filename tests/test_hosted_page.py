@@ -7,8 +7,10 @@ form's origins.
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,9 +21,12 @@ from sqlalchemy import func, select
 from leadapp.extensions import db
 from leadapp.models import Lead
 from tests.support.apps import create_api_key
-from tests.support.builders import lead_payload
+from tests.support.browser import expect
+from tests.support.builders import lead_payload, phone_for
 from tests.support.client import bearer
 from tests.support.forms import ONE_OF_EACH, put
+from tests.support.processes import flask_command
+from tests.support.servers import LeadAppServer, leadapp_environment
 
 URLENCODED = "application/x-www-form-urlencoded"
 SUCCESS_URL = "https://thanks.example/done?from=leadapp"
@@ -321,3 +326,93 @@ def test_a_form_without_origins_is_not_framed(app: Flask, admin: dict) -> None:
     thanks = send(app, "plain", good(19))
     assert thanks.status_code == 200
     assert csp(thanks)["frame-ancestors"] == "'none'"
+
+
+# --- In Chromium with JavaScript off, against the server `make run` starts --------------------
+
+CONSENT = "You may write to me about the webinar."
+WEBINAR = {
+    "title": "Webinar sign-up",
+    "one_lead_per_ip": False,
+    "consent_text": CONSENT,
+    "fields": [
+        {"name": "company", "label": "Company", "type": "text"},
+        {"name": "seats", "label": "Seats", "type": "number", "min": 1},
+        {"name": "track", "label": "Track", "type": "select", "options": ["Intro", "Advanced"]},
+        {"name": "newsletter", "label": "Send me the newsletter", "type": "checkbox"},
+    ],
+}
+
+
+def fill(page: Any, values: dict[str, Any]) -> None:
+    """Fill the form's controls by their labels: text, a select's option, True checks a box."""
+    for label, value in values.items():
+        control = page.get_by_label(label)
+        if value is True:
+            control.check()
+        elif label == "Track":
+            control.select_option(value)
+        else:
+            control.fill(value)
+
+
+@pytest.mark.browser
+def test_without_javascript_a_person_sends_the_form_and_corrects_a_bad_email(
+    test_keys: dict[str, str], tmp_path: Path, open_page
+) -> None:
+    env = leadapp_environment(test_keys, f"sqlite:///{tmp_path / 'leadapp.sqlite3'}")
+    flask_command(env, "db", "upgrade")
+    document = tmp_path / "webinar.json"
+    document.write_text(json.dumps(WEBINAR), encoding="utf-8")
+    flask_command(env, "forms", "put", "webinar", "--file", str(document))
+    ada = {
+        "Full name": "Ada Lovelace",
+        "Email address": "ada@example.com",
+        "Phone number": phone_for(61),
+        "Company": "Analytical Engines <Ltd>",
+        "Seats": "12",
+        "Track": "Advanced",
+        "Send me the newsletter": True,
+        CONSENT: True,
+    }
+    grace = {
+        "Full name": "Grace Hopper",
+        "Email address": "grace.example.com",
+        "Phone number": phone_for(62),
+        "Company": "Navy <&> Co",
+        "Seats": "3",
+        "Track": "Intro",
+        CONSENT: True,
+    }
+    with LeadAppServer(env, tmp_path / "server.log") as server:
+        page = open_page(server.url + "/f/webinar?utm_source=partner", java_script_enabled=False)
+        expect(page.get_by_role("heading", name="Webinar sign-up")).to_be_visible()
+        fill(page, ada)
+        page.get_by_role("button", name="Send my details").click()
+        expect(page.get_by_role("status")).to_have_text("Thank you, we have your details.")
+        assert page.url == server.url + "/f/webinar"
+
+        # A second person mistypes the email: the 422 page, the message beside the field,
+        # everything else kept.
+        page.goto(server.url + "/f/webinar")
+        fill(page, grace)
+        page.get_by_role("button", name="Send my details").click()
+        expect(page.locator("#email-error")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("need correcting")
+        for label, value in grace.items():
+            if value is True:
+                expect(page.get_by_label(label)).to_be_checked()
+            else:
+                expect(page.get_by_label(label)).to_have_value(value)
+        expect(page.get_by_label("Send me the newsletter")).not_to_be_checked()
+
+        # Corrected, it goes through.
+        page.get_by_label("Email address").fill("grace@example.com")
+        page.get_by_role("button", name="Send my details").click()
+        expect(page.get_by_role("status")).to_have_text("Thank you, we have your details.")
+
+    exported = flask_command(env, "leads", "export", "--form", "webinar").stdout
+    rows = exported.splitlines()
+    assert len(rows) == 3, exported
+    assert "ada@example.com" in exported and "grace@example.com" in exported
+    assert "Analytical Engines <Ltd>" in exported and "partner" in exported
