@@ -130,7 +130,7 @@ def _register_jobs(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
-    from leadapp.api import challenge, form_settings, leads, operator, ops, pages
+    from leadapp.api import challenge, form_settings, hosted, leads, operator, ops, pages
     from leadapp.api import forms as forms_api
     from leadapp.api import webhooks as webhooks_api
 
@@ -138,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(challenge.bp)
     app.register_blueprint(form_settings.bp)
     app.register_blueprint(forms_api.bp)
+    app.register_blueprint(hosted.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(pages.bp)

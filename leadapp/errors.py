@@ -261,6 +261,23 @@ def _render_dbapi_error(error: DBAPIError) -> Response:
     return _render_unexpected(error)
 
 
+def render_error(error: BaseException) -> Response:
+    """The problem document any error is answered with, as the handlers below render it.
+
+    For a blueprint that shows problems in another form (api/hosted.py's HTML pages) and
+    must first know the status, words and headers every other path would answer with.
+    """
+    if isinstance(error, Problem):
+        return _render_problem(error)
+    if isinstance(error, HTTPException):
+        return _render_http_exception(error)
+    if isinstance(error, DBAPIError):
+        return _render_dbapi_error(error)
+    if isinstance(error, PoolTimeoutError):
+        return _render_database_error(error)
+    return _render_unexpected(error)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error, expected or not, an RFC 9457 problem."""
     app.register_error_handler(Problem, _render_problem)

@@ -199,8 +199,9 @@ def test_fields_must_be_an_object_and_unknown_forms_are_404(app: Flask, admin: d
     assert "fields" in post(app, "full", {**lead_payload(1), "fields": []}).get_json()["errors"]
     assert post(app, "nope", lead_payload(2)).status_code == 404
     assert post(app, "Bad_Slug", lead_payload(2)).status_code == 404
+    # Form-encoded is the no-JavaScript path (tests/test_hosted_page.py): an HTML page.
     urlencoded = app.test_client().post("/f/full", data={"name": "x"})
-    assert urlencoded.status_code == 415
+    assert urlencoded.status_code == 422 and urlencoded.mimetype == "text/html"
     # A 5,000-digit number is refused by the strict parser: 400, never 500.
     huge = (
         '{"name": "a", "email": "a@example.com", "phone": "+442079460000", "fields": {"budget": '

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
+from leadapp.api import hosted
 from leadapp.api.leads import LEADS_LIMIT_SCOPE, create_limit
-from leadapp.api.parsing import json_object_body
+from leadapp.api.parsing import URLENCODED, json_object_body
 from leadapp.api.responses import DATABASE, JSON_BODY, rate_limited, responds
-from leadapp.errors import UnsupportedMediaType
 from leadapp.http.authentication import accepts_api_key, require_api_key
 from leadapp.http.client import client_ip
 from leadapp.schemas import LeadSchema
@@ -24,24 +24,24 @@ lead_schema = LeadSchema()
 form_schema = FormSchema()
 list_schema = FormListSchema()
 settings_schema = PublicFormSettingsSchema()
-
-URLENCODED = "application/x-www-form-urlencoded"
+# A form-encoded post's errors are HTML pages (api/hosted.py); the JSON paths' stay problems.
+bp.register_error_handler(Exception, hosted.error_page)
 
 
 @bp.post("/f/<slug>")
-@responds(201, *JSON_BODY, 404, 409, *DATABASE)
+@responds(201, 200, 303, *JSON_BODY, 404, 409, *DATABASE)
 @accepts_api_key
 @rate_limited(create_limit, methods=["POST"], scope=LEADS_LIMIT_SCOPE)
 def create_form_lead(slug: str):
-    """Accept one lead for this form, exactly as POST /leads does for the default form."""
+    """Accept one lead for this form, as POST /leads does; form-encoded: the no-JavaScript path."""
     form = forms.require_form(slug)
-    if request.mimetype == URLENCODED:
-        raise UnsupportedMediaType("Send the body as JSON; the form-encoded path is not open yet.")
     caller = intake.Caller(
         api_key=g.get("api_key"),
         ip=client_ip(),
         idempotency_keys=request.headers.getlist(idempotency.HEADER),
     )
+    if request.mimetype == URLENCODED:
+        return hosted.submit_urlencoded(form, caller)
     created = intake.submit(json_object_body(), caller, form)
     headers = {"Location": f"/leads/{created.lead['id']}"}
     if created.replayed:

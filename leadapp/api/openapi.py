@@ -106,6 +106,8 @@ class Operation:
     request_body: dict[str, Any] | None = None
     # Problem descriptions more specific than PROBLEM_STATUSES, for this operation.
     problems: dict[int, str] = field(default_factory=dict)
+    # The view may answer a problem as an HTML page (text/html) instead (api/hosted.py).
+    problem_pages: bool = False
 
 
 def _problem(status: int, description: str) -> dict[str, Any]:
@@ -249,13 +251,50 @@ def _operations() -> dict[str, Operation]:
                 "As POST /leads, for this form: its challenge and consent text (with the "
                 "site-wide LEADAPP_CHALLENGE and LEADAPP_CONSENT_TEXT), its custom fields in "
                 "`fields` (errors at `fields.<name>`), and its one_lead_per_ip. A "
-                "form-encoded body is 415 for now."
+                "form-encoded body (at most 100 members) is the no-JavaScript path: the same "
+                "intake, answered with 303 to the form's success_url or the thanks page (also "
+                "for a honeypot hit or a duplicate by email or phone), and every refusal with "
+                "an HTML page (text/html) of the same status, the form refilled."
             ),
-            **LEAD_INTAKE,
+            security=KEY_OPTIONAL,
+            parameters=[IDEMPOTENCY_KEY],
+            request_body={
+                "required": True,
+                "content": {
+                    "application/json": {"schema": "LeadCreate"},
+                    "application/x-www-form-urlencoded": {
+                        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                    },
+                },
+            },
+            answers={
+                **LEAD_INTAKE["answers"],
+                200: {
+                    "description": "Form-encoded: the thanks page (the form has no success_url).",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                303: {
+                    "description": "Form-encoded: to the form's success_url, exactly.",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                },
+            },
             problems={
                 403: "The client's network is blocked, or ip_address was sent without an API key.",
                 404: "No live form with this slug.",
             },
+            problem_pages=True,
+        ),
+        "hosted.page": Operation(
+            "formPage",
+            "A form's hosted page (works without JavaScript)",
+            answers={
+                200: {
+                    "description": "The form's page.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+            problems={404: "No live form with this slug (an HTML page)."},
+            problem_pages=True,
         ),
         "forms.get_form_settings": Operation(
             "getFormPublicSettings",
@@ -437,6 +476,8 @@ def _responses(rule: Rule, statuses: frozenset[int], operation: Operation) -> di
         if description is None:
             raise DocumentError(f"{rule.endpoint} declares {status}, which nothing describes.")
         responses[status] = _problem(status, description)
+        if operation.problem_pages:
+            responses[status]["content"]["text/html"] = {"schema": {"type": "string"}}
     return dict(sorted(responses.items()))
 
 

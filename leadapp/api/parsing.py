@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from leadapp.errors import (
     REPEATED_ARGUMENT_MESSAGE,
@@ -42,6 +44,29 @@ def json_object_body(max_bytes: int | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object.")
     return value
+
+
+URLENCODED = "application/x-www-form-urlencoded"
+# The no-JavaScript path (contract v3): at most this many members, within MAX_CONTENT_LENGTH.
+MAX_URLENCODED_MEMBERS = 100
+
+
+def urlencoded_pairs() -> list[tuple[str, str]]:
+    """The body's (name, value) pairs in order, repeats kept; or a 413/400 problem.
+
+    The body stays cached on the request, so an error page can refill the form from it.
+    """
+    body = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("The form's data is not valid UTF-8.") from None
+    if len(pairs) > MAX_URLENCODED_MEMBERS:
+        raise RequestEntityTooLarge(
+            f"The form sent more than {MAX_URLENCODED_MEMBERS} members; send fewer."
+        )
+    return pairs
 
 
 def load_or_422(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,31 @@
-"""Pipeline, on the way out: the security headers every response carries, and its cache policy."""
+"""Pipeline, on the way out: the security headers every response carries, and its cache policy.
+
+Framing: every page is `frame-ancestors 'none'` with `X-Frame-Options: DENY`, except a form's
+hosted page and the thanks and error pages its post answers with (api/hosted.py), which may be
+framed by exactly that form's origins and LEADAPP_CORS_ORIGINS; when there are some, they have
+no X-Frame-Options (it cannot name origins). Their `form-action` also lets the form be
+redirected to its success_url (browsers apply form-action to the redirect).
+"""
 
 from __future__ import annotations
 
-from flask import Response, request
+import logging
+import re
+from urllib.parse import urlsplit
 
-CONTENT_SECURITY_POLICY = (
+from flask import Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from leadapp.services import forms
+
+log = logging.getLogger(__name__)
+
+POLICY_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
-    "frame-ancestors 'none'"
+    "connect-src 'self'; "
+)
+CONTENT_SECURITY_POLICY = POLICY_BASE + (
+    "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -18,6 +36,40 @@ SECURITY_HEADERS = {
 }
 # The pages' assets may be cached (send_from_directory sets validators); nothing else may.
 CACHEABLE_ENDPOINTS = frozenset({"web.static"})
+# The form pages: GET /f/<slug> and what a form-encoded POST /f/<slug> answers with.
+FORM_PAGE_ENDPOINTS = frozenset({"hosted.page", "forms.create_form_lead"})
+# What may stand in a CSP source list: an origin, nothing that could end or add a directive.
+CSP_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
+)
+
+
+def _sources(origins: list[str]) -> list[str]:
+    """The origins fit for a CSP source list, each once, in order."""
+    return list(dict.fromkeys(origin for origin in origins if CSP_ORIGIN.fullmatch(origin)))
+
+
+def _form_page_policy(response: Response) -> tuple[str, bool] | None:
+    """The CSP of a form's page and whether it may be framed, or None for other responses."""
+    if request.endpoint not in FORM_PAGE_ENDPOINTS or response.mimetype != "text/html":
+        return None
+    try:
+        form = forms.get_form((request.view_args or {}).get("slug", ""))
+    except SQLAlchemyError as error:  # the page says the database is down; no framing
+        log.warning("forms: form unreadable for its headers (%s)", type(error).__name__)
+        return None
+    if form is None:
+        return None
+    ancestors = _sources([*form.origins, *current_app.config["LEADAPP_CORS_ORIGINS"]])
+    actions = ["'self'"]
+    if form.success_url:
+        parts = urlsplit(form.success_url)
+        actions += _sources([f"{parts.scheme}://{parts.netloc}"])
+    policy = POLICY_BASE + (
+        f"form-action {' '.join(actions)}; base-uri 'none'; object-src 'none'; "
+        f"frame-ancestors {' '.join(ancestors) or chr(39) + 'none' + chr(39)}"
+    )
+    return policy, bool(ancestors)
 
 
 def stamp_security_headers(response: Response) -> Response:
@@ -28,6 +80,13 @@ def stamp_security_headers(response: Response) -> Response:
     """
     headers = response.headers
     present = {name.lower() for name, _value in headers.items()}
+    form_page = _form_page_policy(response)
+    if form_page is not None:
+        policy, framed = form_page
+        present.add("content-security-policy")
+        headers["Content-Security-Policy"] = policy
+        if framed:
+            present.add("x-frame-options")
     for name, value in SECURITY_HEADERS.items():
         if name.lower() not in present:
             headers.add(name, value)

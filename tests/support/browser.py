@@ -29,9 +29,11 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 10_000
 # The browser logs every 4xx/5xx answer as a console error; on the API those are expected
 # (the page shows them; a revoked key is refused by every admin call it makes: leads,
-# webhooks, stats, forms), anywhere else (a missing script, stylesheet or icon) they are not.
+# webhooks, stats, forms), and so are the hosted form's pages answering a refused post with
+# its status (/f/<slug>); anywhere else (a missing script, stylesheet or icon) they are not.
 EXPECTED_API_FAILURE = re.compile(
-    r"/(leads(/[0-9a-f-]+|/export\.csv)?|webhooks(/deliveries)?|stats|forms(/[^/?]+)?)(\?.*)?$"
+    r"/(leads(/[0-9a-f-]+|/export\.csv)?|webhooks(/deliveries)?|stats|forms(/[^/?]+)?|f/[^/?]+)"
+    r"(\?.*)?$"
 )
 # Reported by the page itself, so a violation is seen even if Chromium's wording changes.
 REPORT_CSP_VIOLATIONS = """
