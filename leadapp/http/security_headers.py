@@ -36,6 +36,8 @@ SECURITY_HEADERS = {
 }
 # The pages' assets may be cached (send_from_directory sets validators); nothing else may.
 CACHEABLE_ENDPOINTS = frozenset({"web.static"})
+# A CSP source list that allows nothing.
+NO_SOURCE = "'none'"
 # The form pages: GET /f/<slug> and what a form-encoded POST /f/<slug> answers with.
 FORM_PAGE_ENDPOINTS = frozenset({"hosted.page", "forms.create_form_lead"})
 # What may stand in a CSP source list: an origin, nothing that could end or add a directive.
@@ -67,7 +69,7 @@ def _form_page_policy(response: Response) -> tuple[str, bool] | None:
         actions += _sources([f"{parts.scheme}://{parts.netloc}"])
     policy = POLICY_BASE + (
         f"form-action {' '.join(actions)}; base-uri 'none'; object-src 'none'; "
-        f"frame-ancestors {' '.join(ancestors) or chr(39) + 'none' + chr(39)}"
+        f"frame-ancestors {' '.join(ancestors) or NO_SOURCE}"
     )
     return policy, bool(ancestors)
 

@@ -18,11 +18,6 @@ CACHE_EXTENSION = "leadapp.consent_text_ids"
 REQUIRED_MESSAGE = "Consent is required: send true once the person has agreed."
 
 
-def current_text() -> str | None:
-    """The consent text in force (LEADAPP_CONSENT_TEXT), or None when none is configured."""
-    return current_app.config["LEADAPP_CONSENT_TEXT"]
-
-
 def check(consent: bool | None, text: str | None) -> list[str]:
     """The messages for the consent member: it must be true while a text is in force."""
     if text is not None and consent is not True:

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Flask
 
+from tests.support.client import post_lead
+
 # One custom field of each of the seven types.
 ONE_OF_EACH = [
     {"name": "company", "label": "Company", "type": "text", "required": True},
@@ -35,6 +37,4 @@ def put(app: Flask, admin: dict, slug: str, document: Any):
 
 def post(app: Flask, slug: str, body: Any, ip: str = "203.0.113.9", headers: dict | None = None):
     """POST a lead to a form from a client address."""
-    return app.test_client().post(
-        f"/f/{slug}", json=body, headers=headers or {}, environ_base={"REMOTE_ADDR": ip}
-    )
+    return post_lead(app, body, ip=ip, headers=headers, path=f"/f/{slug}")
