@@ -195,6 +195,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, ob
         **_intake_settings(environ),
         **_deployment_settings(environ),
         **retention_settings(environ),
+        **mail_settings(environ),
     }
 
 
@@ -338,3 +339,101 @@ def retention_settings(environ: Mapping[str, str]) -> dict[str, object]:
             f"LEADAPP_RETENTION_DAYS must be a whole number of days (1-999999), got {raw!r}"
         )
     return {"LEADAPP_RETENTION_DAYS": float(int(raw))}
+
+
+# --- mail (contract v3) ------------------------------------------------------------------
+
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+DEFAULT_MAIL_NOTIFY_PER_HOUR = 30
+DEFAULT_OPT_IN_DAYS = 7
+_MAIL_ADDRESS = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+\.[^\s@<>\"',;]+")
+
+
+def _smtp_url_setting(environ: Mapping[str, str]) -> str | None:
+    """LEADAPP_SMTP_URL: unset, or smtp://, smtp+starttls:// or smtps:// with a host."""
+    raw = environ.get("LEADAPP_SMTP_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in SMTP_SCHEMES
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        # The value may hold a password: the message never repeats it.
+        raise ConfigError(
+            "LEADAPP_SMTP_URL must be smtp://, smtp+starttls:// or smtps:// "
+            "[user[:password]@]host[:port]"
+        )
+    return raw
+
+
+def _public_url_setting(environ: Mapping[str, str]) -> str | None:
+    """LEADAPP_PUBLIC_URL: unset, or an http(s) base URL without query, kept without its '/'."""
+    raw = environ.get("LEADAPP_PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"LEADAPP_PUBLIC_URL must be an http(s) base URL such as "
+            f"'https://leads.example.org', got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def _positive_int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Read a whole number of at least 1, or fail naming the setting."""
+    value = _int_setting(environ, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value}")
+    return value
+
+
+def mail_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The mail settings: SMTP server, From, public URL, notification cap, opt-in days."""
+    mail_from = environ.get("LEADAPP_MAIL_FROM", "").strip() or None
+    if mail_from is not None and not _MAIL_ADDRESS.fullmatch(mail_from):
+        raise ConfigError(
+            f"LEADAPP_MAIL_FROM must be one email address such as 'leads@example.org', "
+            f"got {mail_from!r}"
+        )
+    ca_file = environ.get("LEADAPP_SMTP_CA_FILE", "").strip() or None
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError(f"LEADAPP_SMTP_CA_FILE must name a readable PEM file, got {ca_file!r}")
+    smtp_url = _smtp_url_setting(environ)
+    if smtp_url and mail_from is None and environ.get("LEADAPP_ENV", "").strip() == "production":
+        raise ConfigError(
+            "LEADAPP_ENV=production refuses to start with LEADAPP_SMTP_URL and without "
+            "LEADAPP_MAIL_FROM: set the From address of LeadApp's mail."
+        )
+    return {
+        "LEADAPP_SMTP_URL": smtp_url,
+        "LEADAPP_SMTP_CA_FILE": ca_file,
+        "LEADAPP_MAIL_FROM": mail_from,
+        "LEADAPP_PUBLIC_URL": _public_url_setting(environ),
+        "LEADAPP_MAIL_NOTIFY_PER_HOUR": _positive_int_setting(
+            environ, "LEADAPP_MAIL_NOTIFY_PER_HOUR", DEFAULT_MAIL_NOTIFY_PER_HOUR
+        ),
+        "LEADAPP_OPT_IN_DAYS": float(
+            _positive_int_setting(environ, "LEADAPP_OPT_IN_DAYS", DEFAULT_OPT_IN_DAYS)
+        ),
+    }

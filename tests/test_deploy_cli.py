@@ -123,6 +123,12 @@ MALFORMED = {
     "LEADAPP_WEBHOOK_TIMEOUT": "10s",
     "LEADAPP_WEBHOOK_MAX_ATTEMPTS": "0",
     "LEADAPP_WEBHOOK_RETRY_SECONDS": "soon",
+    "LEADAPP_SMTP_URL": "mail.example.org:587",
+    "LEADAPP_SMTP_CA_FILE": "/nonexistent/ca.pem",
+    "LEADAPP_MAIL_FROM": "LeadApp <leads@example.org>",
+    "LEADAPP_PUBLIC_URL": "leads.example.org",
+    "LEADAPP_MAIL_NOTIFY_PER_HOUR": "0",
+    "LEADAPP_OPT_IN_DAYS": "a week",
 }
 CONFIG_SOURCE = REPO_ROOT / "leadapp" / "config.py"
 # Every way config.py reads a variable: environ.get("NAME" …) or a helper's (environ, "NAME" …).

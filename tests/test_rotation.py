@@ -3,6 +3,7 @@ indexes untouched; after it the old key can be dropped with webhooks still deliv
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from sqlalchemy import String, select, type_coerce
 from leadapp.crypto import Keyring
 from leadapp.extensions import db
 from leadapp.models import Lead
+from leadapp.models.mail import CONFIRMATION
 from leadapp.models.types import EncryptedString
 from leadapp.services import rotation
+from leadapp.services.mail_queue import queue_mail
 from tests.support.apps import create_api_key
 from tests.support.builders import lead_payload
 from tests.support.client import bearer
@@ -138,6 +141,15 @@ def test_rotation_rewrites_every_encrypted_column_of_the_models(
     assert ("leads", "email") in columns and ("webhook_endpoints", "secret") in columns
     old = make_app(LEADAPP_ENCRYPTION_KEYS=[old_key])
     add_endpoint(old, receiver.url())
+    with old.app_context(), db.engine.begin() as connection:
+        queue_mail(
+            connection,
+            CONFIRMATION,
+            "default",
+            uuid.UUID(stored_leads[0]["id"]),
+            "owner@example.org",
+            token="sample-token",
+        )
     old_keyring = Keyring([old_key], Fernet.generate_key().decode())
     # A column the builders above leave empty still gets a value under the old key, so
     # a column added later is rotated and checked here without naming it.

@@ -7,6 +7,7 @@ from leadapp.models.challenge import UsedChallenge
 from leadapp.models.consent import ConsentText
 from leadapp.models.form import Form
 from leadapp.models.lead import Lead
+from leadapp.models.mail import Mail, MailCount
 from leadapp.models.outbox import OutboxMessage
 from leadapp.models.spam import SpamCount
 from leadapp.models.webhook import WebhookEndpoint
@@ -18,6 +19,8 @@ __all__ = [
     "ConsentText",
     "Form",
     "Lead",
+    "Mail",
+    "MailCount",
     "OutboxMessage",
     "SpamCount",
     "UsedChallenge",

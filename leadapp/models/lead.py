@@ -139,12 +139,29 @@ class Lead(db.Model):
     )
     # Whether the lead's IP is unique among leads: its form's `one_lead_per_ip` at creation.
     ip_unique: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Double opt-in (contract v3): NULL for a form without it, else `pending` or `confirmed`.
+    opt_in_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    opt_in_confirmed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # SHA-256 of the newest confirmation link's token (the token itself only in its mail).
+    opt_in_token_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(BLIND_INDEX_BYTES), nullable=True
+    )
+    # When the newest confirmation mail was queued: its link's age, and one more per 24 h.
+    opt_in_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The address the confirming POST came from: evidence, encrypted.
+    opt_in_address: Mapped[str | None] = mapped_column(EncryptedString(IP_MAX_BYTES), nullable=True)
 
     __table_args__ = (
         # Keyset pagination walks (created_at, id) newest first.
         Index("ix_leads_created_at_id", "created_at", "id"),
         # ... and, for one form's leads, (form, created_at, id).
         Index("ix_leads_form_created_at_id", "form", "created_at", "id"),
+        # The expiry pass finds pending leads by age.
+        Index("ix_leads_opt_in_status_created_at", "opt_in_status", "created_at"),
+        # A confirmation link names one lead.
+        Index("uq_leads_opt_in_token_hash", "opt_in_token_hash", unique=True),
         # One lead per IP, among the leads of forms that keep the rule: the database
         # decides under any race, as for email and phone.
         unique_where("uq_leads_ip_bidx", "ip_bidx", IP_IS_UNIQUE),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, insert, select, update
@@ -27,6 +28,30 @@ class RetryRefused(ValueError):
     """`retry` of one message that can't be retried (the message says why)."""
 
 
+def _row(
+    channel: str, target_id: uuid.UUID | None, event: str, lead_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """One pending outbox row, due now."""
+    return {
+        "id": uuid.uuid4(),
+        "channel": channel,
+        "target_id": target_id,
+        "event": event,
+        "lead_id": lead_id,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows on the caller's connection."""
+    if rows:
+        # One dict is a plain execute; a list takes the executemany path, which costs more.
+        connection.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+
+
 def publish(connection: Connection, event: str, lead_id: uuid.UUID, routing: Routing) -> int:
     """Queue `event` of the lead for every target of every channel; return how many rows.
 
@@ -36,24 +61,28 @@ def publish(connection: Connection, event: str, lead_id: uuid.UUID, routing: Rou
     """
     now = utcnow()
     rows = [
-        {
-            "id": uuid.uuid4(),
-            "channel": name,
-            "target_id": target_id,
-            "event": event,
-            "lead_id": lead_id,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+        _row(name, target_id, event, lead_id, now)
         for name, channel in app_channels().items()
         for target_id in channel.targets(connection, event, routing)
     ]
-    if rows:
-        # One dict is a plain execute; a list takes the executemany path, which costs more.
-        connection.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+    _insert(connection, rows)
     return len(rows)
+
+
+def enqueue(
+    connection: Connection,
+    channel: str,
+    event: str,
+    lead_id: uuid.UUID,
+    target_ids: Collection[uuid.UUID],
+) -> None:
+    """Queue `event` of the lead on one channel, to targets the caller chose (and wrote).
+
+    For a channel whose targets are rows its own service writes in the same transaction
+    (a mail's row), rather than subscribers the channel looks up.
+    """
+    now = utcnow()
+    _insert(connection, [_row(channel, target_id, event, lead_id, now) for target_id in target_ids])
 
 
 def _cancel(connection: Connection, *conditions: ColumnElement[bool]) -> int:

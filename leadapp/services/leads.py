@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
@@ -27,9 +26,9 @@ from leadapp.models.lead import (
 )
 from leadapp.normalize import email_match_key
 from leadapp.outbox import queue as outbox
-from leadapp.outbox.events import LEAD_CREATED, LEAD_ERASED
+from leadapp.outbox.events import LEAD_ERASED
 from leadapp.schemas.form import custom_values_json
-from leadapp.services import audit, blocklist
+from leadapp.services import arrival, audit, blocklist
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
@@ -85,11 +84,6 @@ _INSERT_IF_NEW = {
     name: insert(_LEADS).on_conflict_do_nothing().returning(_LEADS.c.id)
     for name, insert in INSERTS.items()
 }
-
-
-def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The lead's routing facts for the outbox's channels, read-only, from its row: its form."""
-    return MappingProxyType({"form": row["form"]})
 
 
 def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> DuplicateLead | None:
@@ -213,7 +207,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
+                arrival.lead_stored(connection, row)
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -414,7 +408,7 @@ def erase_leads(
         audit.record(connection, actor, action, erased, count=count)
         outbox.cancel_for_leads(connection, erased)
         for row in rows:
-            outbox.publish(connection, LEAD_ERASED, row.id, routing(row._mapping))
+            outbox.publish(connection, LEAD_ERASED, row.id, arrival.routing(row._mapping))
     return erased
 
 

@@ -1,0 +1,26 @@
+"""What a stored lead sets off, in the transaction that stores it: webhooks and mail.
+
+One place decides what a new lead queues, so the intake path and a double opt-in's
+confirmation (which releases what the pending lead held back) queue the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import Connection
+
+from leadapp.outbox import queue as outbox
+from leadapp.outbox.events import LEAD_CREATED
+
+
+def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lead's routing facts for the outbox's channels, read-only, from its row: its form."""
+    return MappingProxyType({"form": row["form"]})
+
+
+def lead_stored(connection: Connection, row: Mapping[str, Any]) -> None:
+    """Queue what a newly stored lead (its row as inserted, plaintext) sets off."""
+    outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
