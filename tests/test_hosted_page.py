@@ -134,7 +134,9 @@ def test_page_has_labels_bound_fields_by_type_consent_honeypot_and_attribution(
     # The honeypot: out of the tab order, inside an aria-hidden container, never required.
     assert controls["website"]["tabindex"] == "-1"
     assert re.search(r'<div class="trap" aria-hidden="true">\s*<label for="website">', text)
-    assert "<script" not in text and "style=" not in text
+    # Its scripts are files (the strict CSP): no inline script or style.
+    assert [tag["src"] for tag in page.all("script")] == ["/assets/common.js", "/assets/form.js"]
+    assert not re.search(r"<script[^>]*>[^<]", text) and "style=" not in text
 
 
 def test_page_of_an_unknown_or_bad_slug_is_a_404_page(app: Flask) -> None:
@@ -313,7 +315,11 @@ def test_framing_follows_the_forms_origins(make_app) -> None:
     assert error.status_code == 422
     assert csp(error)["frame-ancestors"] == "https://a.example https://site.example"
     assert "X-Frame-Options" not in error.headers
-    for other in (app.test_client().get("/"), app.test_client().get("/f/nope")):
+    # `/` is the default form's page: framed by LEADAPP_CORS_ORIGINS (default has no origins).
+    default = app.test_client().get("/")
+    assert csp(default)["frame-ancestors"] == "https://site.example"
+    assert "X-Frame-Options" not in default.headers
+    for other in (app.test_client().get("/admin"), app.test_client().get("/f/nope")):
         assert csp(other)["frame-ancestors"] == "'none'"
         assert other.headers["X-Frame-Options"] == "DENY"
 

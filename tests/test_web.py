@@ -158,8 +158,12 @@ def test_form_fields_are_labelled_and_typed(client: FlaskClient) -> None:
         assert "required" in control
         assert field in labels
         assert page.find("p", id=f"{field}-error")
+    # `/` is the default form's page: without JavaScript it posts itself form-encoded to
+    # /f/default; form.js posts JSON to /leads.
     (form,) = page.find("form", id="lead-form")
-    assert form["action"] == "/leads"
+    assert form["action"] == "/f/default"
+    assert form["method"] == "post"
+    assert form["data-endpoint"] == "/leads"
     (alert,) = page.find("div", id="form-alert")
     assert alert["role"] == "alert"
     assert page.find("meta", name="viewport")
@@ -192,3 +196,12 @@ def test_missing_asset_is_a_problem_404(client: FlaskClient) -> None:
 def test_pages_do_not_answer_other_methods(client: FlaskClient) -> None:
     assert client.post("/admin").status_code == 405
     assert client.delete("/").status_code == 405
+
+
+def test_root_serves_what_the_default_forms_page_serves(client: FlaskClient) -> None:
+    root, default = client.get("/?utm_source=x"), client.get("/f/default?utm_source=x")
+    assert root.status_code == default.status_code == 200
+    assert root.get_data() == default.get_data()
+    assert root.headers["Content-Security-Policy"] == default.headers["Content-Security-Policy"]
+    # One form markup: the static copy is gone, so the honeypot exists once.
+    assert not (STATIC / "form.html").exists()

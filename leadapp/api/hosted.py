@@ -42,6 +42,9 @@ HTML = "text/html; charset=utf-8"
 PERSON = ("name", "email", "phone")
 ATTRIBUTION = tuple(AttributionSchema().fields)  # source, utm_*, page_url, referrer
 HONEYPOT = "website"
+DEFAULT = forms.DEFAULT_FORM
+# The views of the form's page: GET /f/<slug>, and GET / for the default form.
+PAGE_ENDPOINTS = frozenset({"hosted.page", "hosted.default_page"})
 CHALLENGE = "challenge"
 TRUE = frozenset({"on", "true", "1"})
 # A number field's value as a plain decimal; longer strings are left for validation to refuse.
@@ -194,6 +197,21 @@ def _custom_inputs(form: Form) -> list[dict[str, Any]]:
     return inputs
 
 
+def _json_endpoint(form: Form) -> str:
+    """Where the page's script posts JSON: `POST /leads` is the default form's own path."""
+    return "/leads" if form.slug == DEFAULT else f"/f/{form.slug}"
+
+
+def _leaves_frame(form: Form) -> bool:
+    """Whether the form, shown in a frame, is sent from the top window (`target="_top"`).
+
+    Only when it has a success_url: the 303 would otherwise land that page inside the frame,
+    which the other site may refuse to be framed in (mautic #3087). The browser says where the
+    page will be shown in `Sec-Fetch-Dest`; one that does not say keeps the frame.
+    """
+    return bool(form.success_url) and request.headers.get("Sec-Fetch-Dest") == "iframe"
+
+
 def render_form_page(
     form: Form,
     *,
@@ -227,6 +245,9 @@ def render_form_page(
         others=others,
         needs_javascript=CHALLENGE in errors,
         needs_javascript_text=NEEDS_JAVASCRIPT,
+        json_endpoint=_json_endpoint(form),
+        frame_origins=forms.frame_origins(form),
+        leave_frame=_leaves_frame(form),
     )
     return _html(text, status)
 
@@ -238,12 +259,18 @@ def page(slug: str) -> Response:
     return render_form_page(forms.require_form(slug))
 
 
+# `GET /` serves what `GET /f/default` serves: the same view, its slug given by the rule.
+bp.add_url_rule(
+    "/", endpoint="default_page", view_func=page, methods=["GET"], defaults={"slug": DEFAULT}
+)
+
+
 # --- Errors as pages ------------------------------------------------------------------------
 
 
 def wants_page() -> bool:
     """Whether this request is answered with HTML pages: the hosted page or a form post."""
-    if request.endpoint == "hosted.page":
+    if request.endpoint in PAGE_ENDPOINTS:
         return True
     return request.endpoint == "forms.create_form_lead" and request.mimetype == URLENCODED
 

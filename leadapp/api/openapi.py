@@ -159,13 +159,15 @@ LEAD_INTAKE: dict[str, Any] = {
 }
 
 
+def _html(description: str) -> dict[str, Any]:
+    """An answer that is an HTML page."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
 def _page(description: str) -> dict[int, dict[str, Any]]:
-    """An HTML page's answers: the page, or 304 when the browser's copy is current."""
+    """A static HTML page's answers: the page, or 304 when the browser's copy is current."""
     return {
-        200: {
-            "description": description,
-            "content": {"text/html": {"schema": {"type": "string"}}},
-        },
+        200: _html(description),
         304: {"description": "Not modified: the browser's copy is current."},
     }
 
@@ -269,10 +271,7 @@ def _operations() -> dict[str, Operation]:
             },
             answers={
                 **LEAD_INTAKE["answers"],
-                200: {
-                    "description": "Form-encoded: the thanks page (the form has no success_url).",
-                    "content": {"text/html": {"schema": {"type": "string"}}},
-                },
+                200: _html("Form-encoded: the thanks page (the form has no success_url)."),
                 303: {
                     "description": "Form-encoded: to the form's success_url, exactly.",
                     "headers": {"Location": {"schema": {"type": "string"}}},
@@ -287,13 +286,14 @@ def _operations() -> dict[str, Operation]:
         "hosted.page": Operation(
             "formPage",
             "A form's hosted page (works without JavaScript)",
-            answers={
-                200: {
-                    "description": "The form's page.",
-                    "content": {"text/html": {"schema": {"type": "string"}}},
-                }
-            },
+            answers={200: _html("The form's page.")},
             problems={404: "No live form with this slug (an HTML page)."},
+            problem_pages=True,
+        ),
+        "hosted.default_page": Operation(
+            "page",
+            "The default form's hosted page, as GET /f/default",
+            answers={200: _html("The default form's page.")},
             problem_pages=True,
         ),
         "forms.get_form_settings": Operation(
@@ -365,7 +365,6 @@ def _operations() -> dict[str, Operation]:
                 }
             },
         ),
-        "web.lead_form": Operation("page", "The lead form", answers=_page("The lead form.")),
         "web.admin": Operation("pageAdmin", "The admin page", answers=_page("The admin page.")),
         "webhooks.list_endpoints": Operation(
             "listWebhookEndpoints",

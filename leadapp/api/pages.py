@@ -1,8 +1,9 @@
-"""The web pages blueprint ("web"): the lead form at `/`, the admin page at `/admin`, assets.
+"""The web pages blueprint ("web"): the admin page at `/admin` and the pages' assets.
 
-Both pages are static HTML; all behaviour lives in separate scripts under leadapp/web/static/
-(a folder of files, not a Python package), so the strict Content-Security-Policy of
-http/security_headers.py (no inline script or style) holds for them.
+The admin page is static HTML; all behaviour lives in separate scripts under
+leadapp/web/static/ (a folder of files, not a Python package), so the strict
+Content-Security-Policy of http/security_headers.py (no inline script or style) holds. The lead
+form at `/` is the default form's hosted page (api/hosted.py).
 """
 
 from __future__ import annotations
@@ -23,13 +24,6 @@ bp = Blueprint("web", __name__, static_folder=STATIC_DIR, static_url_path="/asse
 def _page(filename: str) -> Response:
     """Serve one of the static HTML pages; the browser revalidates it on every visit."""
     return send_from_directory(STATIC_DIR, filename, mimetype="text/html")
-
-
-@bp.get("/")
-@responds(200, 304)  # 304: the browser revalidates the page
-def lead_form() -> Response:
-    """The public lead form."""
-    return _page("form.html")
 
 
 @bp.get("/admin")

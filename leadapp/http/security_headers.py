@@ -13,7 +13,7 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadapp.services import forms
@@ -38,8 +38,9 @@ SECURITY_HEADERS = {
 CACHEABLE_ENDPOINTS = frozenset({"web.static"})
 # A CSP source list that allows nothing.
 NO_SOURCE = "'none'"
-# The form pages: GET /f/<slug> and what a form-encoded POST /f/<slug> answers with.
-FORM_PAGE_ENDPOINTS = frozenset({"hosted.page", "forms.create_form_lead"})
+# The form pages: GET /f/<slug> (and GET /, the default form's) and what a form-encoded
+# POST /f/<slug> answers with.
+FORM_PAGE_ENDPOINTS = frozenset({"hosted.page", "hosted.default_page", "forms.create_form_lead"})
 # What may stand in a CSP source list: an origin, nothing that could end or add a directive.
 CSP_ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
@@ -62,7 +63,7 @@ def _form_page_policy(response: Response) -> tuple[str, bool] | None:
         return None
     if form is None:
         return None
-    ancestors = _sources([*form.origins, *current_app.config["LEADAPP_CORS_ORIGINS"]])
+    ancestors = _sources(forms.frame_origins(form))
     actions = ["'self'"]
     if form.success_url:
         parts = urlsplit(form.success_url)

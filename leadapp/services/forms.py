@@ -212,6 +212,11 @@ def allows_origin(form: Form, origin: str) -> bool:
     return origin in form.origins or site_allows_origin(origin)
 
 
+def frame_origins(form: Form) -> list[str]:
+    """The origins whose pages may embed this form's page: its own, then LEADAPP_CORS_ORIGINS."""
+    return list(dict.fromkeys([*form.origins, *current_app.config["LEADAPP_CORS_ORIGINS"]]))
+
+
 def any_form_allows_origin(origin: str) -> bool:
     """Whether a page on `origin` may use some live form, or the site (GET /challenge).
 

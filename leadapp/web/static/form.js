@@ -1,47 +1,52 @@
-/* The lead form: validates the obvious locally, posts JSON to /leads, shows the result.
-   It also sends where the visitor came from (attribution), shows the consent checkbox when
-   the service has a consent text, and solves the proof-of-work challenge when it is on. */
+/* A form's page with JavaScript on (GET /f/<slug>, and / for the default form). The server
+   renders a form that works without this script (it posts itself, form-encoded); this script
+   sends the same form as JSON instead, shows each error under its field, solves the
+   proof-of-work challenge when the form needs it, shows the stored lead, and, shown in a frame
+   of a site the form allows, tells that page a lead was stored. What it needs to know the
+   server wrote on the form (data-* attributes): it asks for nothing before a post. */
 (function () {
   "use strict";
 
   var L = window.LeadApp;
-  var FIELDS = ["name", "email", "phone", "consent"];
   var FIELD_LABELS = {
-    name: "Name",
-    email: "Email",
-    phone: "Phone",
     ip_address: "IP address",
     challenge: "Robot check",
+    fields: "Fields",
     "attribution.page_url": "Page address",
     "attribution.referrer": "Previous page"
   };
-  var UTM_PARAMETERS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
-  // The service's limits (characters); longer values are cut rather than refused, since
-  // the visitor did not type them.
-  var UTM_MAX = 200;
+  // The service's limits (characters) for what the page's address says; longer values are cut
+  // (or, for an address, left out) rather than refused, since the visitor did not type them.
+  var ATTRIBUTION_MAX = { source: 100 };
+  var TEXT_MAX = 200;
   var URL_MAX = 2048;
+  var URL_MEMBERS = ["page_url", "referrer"];
+  var CUSTOM = "fields.";
 
   var form = document.getElementById("lead-form");
   var alertRegion = document.getElementById("form-alert");
   var submit = document.getElementById("submit");
   var success = document.getElementById("lead-success");
   var submitLabel = submit.textContent;
-  var consentField = document.getElementById("consent-field");
   var challengeStatus = document.getElementById("challenge-status");
+  var slug = form.getAttribute("data-form");
+  var endpoint = form.getAttribute("data-endpoint");
+  var challengeOn = form.getAttribute("data-challenge") === "on";
+  var frameOrigins = (form.getAttribute("data-frame-origins") || "").split(/\s+/).filter(Boolean);
+  // Every control the server reads, by the key its errors come under: name, fields.company.
+  var controls = {};
+  Array.prototype.forEach.call(form.querySelectorAll("[data-key]"), function (control) {
+    controls[control.getAttribute("data-key")] = control;
+  });
+  var keys = Object.keys(controls);
   var busy = false;
-  var settings = { challenge: false, consent_text: null };
   // One key per page: a retry after a lost answer gets the same lead, not a 409.
   var idempotencyKey = randomKey();
 
-  /** The input of a field. */
-  function input(field) {
-    return document.getElementById(field);
-  }
-
   /** Show (or, with no messages, clear) the messages under one field. */
-  function setFieldError(field, messages) {
-    var control = input(field);
-    var holder = document.getElementById(field + "-error");
+  function setFieldError(key, messages) {
+    var control = controls[key];
+    var holder = document.getElementById(control.id + "-error");
     var ids = (control.getAttribute("aria-describedby") || "")
       .split(/\s+/)
       .filter(function (id) {
@@ -66,8 +71,8 @@
 
   /** Clear every field message and the message at the top. */
   function clearErrors() {
-    FIELDS.forEach(function (field) {
-      setFieldError(field, null);
+    keys.forEach(function (key) {
+      setFieldError(key, null);
     });
     L.showNotice(alertRegion, "error", "");
   }
@@ -104,35 +109,29 @@
     return value;
   }
 
-  /** Where the visitor came from: utm_* of this page's address, the page, the referrer. */
+  /**
+   * Where the visitor came from: what the page's own address says (the server put its
+   * source, utm_*, page_url and referrer in hidden inputs, as the form sends them without
+   * this script), then this page and the previous one for what it does not say.
+   */
   function attribution() {
     var result = {};
-    var query = new URLSearchParams(window.location.search);
-    UTM_PARAMETERS.forEach(function (name) {
-      var value = query.get(name);
-      if (value && value.trim()) {
-        result[name] = cut(value, UTM_MAX);
+    Array.prototype.forEach.call(form.querySelectorAll("[data-attribution]"), function (hidden) {
+      var name = hidden.getAttribute("data-attribution");
+      var value = URL_MEMBERS.indexOf(name) >= 0
+        ? usableUrl(hidden.value.trim())
+        : cut(hidden.value, ATTRIBUTION_MAX[name] || TEXT_MAX);
+      if (value) {
+        result[name] = value;
       }
     });
-    var page = usableUrl(window.location.href);
-    if (page) {
-      result.page_url = page;
+    if (!result.page_url && usableUrl(window.location.href)) {
+      result.page_url = window.location.href;
     }
-    var referrer = usableUrl(document.referrer);
-    if (referrer) {
-      result.referrer = referrer;
+    if (!result.referrer && usableUrl(document.referrer)) {
+      result.referrer = document.referrer;
     }
     return result;
-  }
-
-  /** Apply GET /form-settings: the consent checkbox and its text. */
-  function applySettings(loaded) {
-    settings = loaded;
-    if (settings.consent_text) {
-      document.getElementById("consent-label").textContent = settings.consent_text;
-      input("consent").required = true;
-      consentField.hidden = false;
-    }
   }
 
   /** The bytes of a hex string. */
@@ -220,21 +219,34 @@
   /** Errors the browser can find without asking the server (the server stays the judge). */
   function localErrors() {
     var errors = {};
-    if (!input("name").value.trim()) {
+    if (!controls.name.value.trim()) {
       errors.name = ["Please enter your name."];
     }
-    var email = input("email");
+    var email = controls.email;
     if (!email.value.trim()) {
       errors.email = ["Please enter your email address."];
     } else if (email.validity.typeMismatch) {
       errors.email = ["Please enter a valid email address, like name@example.com."];
     }
-    if (!input("phone").value.trim()) {
+    if (!controls.phone.value.trim()) {
       errors.phone = ["Please enter your phone number."];
     }
-    if (settings.consent_text && !input("consent").checked) {
+    if (controls.consent && !controls.consent.checked) {
       errors.consent = ["Please tick the box to agree, so that we may contact you."];
     }
+    keys.forEach(function (key) {
+      var control = controls[key];
+      if (key.indexOf(CUSTOM) !== 0) {
+        return;
+      }
+      if (control.validity.badInput) {
+        errors[key] = ["Please enter a number."];
+      } else if (control.required && control.type === "checkbox" && !control.checked) {
+        errors[key] = ["Please tick this box."];
+      } else if (control.required && !control.value.trim()) {
+        errors[key] = ["Please fill this in."];
+      }
+    });
     return errors;
   }
 
@@ -242,20 +254,20 @@
   function showFieldErrors(errors, status) {
     var other = [];
     var first = null;
-    Object.keys(errors).forEach(function (field) {
-      var messages = [].concat(errors[field]).map(String);
-      if (FIELDS.indexOf(field) >= 0) {
-        setFieldError(field, messages);
+    Object.keys(errors).forEach(function (key) {
+      var messages = [].concat(errors[key]).map(String);
+      if (controls[key]) {
+        setFieldError(key, messages);
       } else {
-        var label = FIELD_LABELS[field] || field;
+        var label = FIELD_LABELS[key] || key;
         messages.forEach(function (message) {
-          other.push(field === "ip_address" ? message : label + ": " + message);
+          other.push(key === "ip_address" ? message : label + ": " + message);
         });
       }
     });
-    FIELDS.forEach(function (field) {
-      if (!first && input(field).getAttribute("aria-invalid") === "true") {
-        first = input(field);
+    keys.forEach(function (key) {
+      if (!first && controls[key].getAttribute("aria-invalid") === "true") {
+        first = controls[key];
       }
     });
     var title;
@@ -284,20 +296,67 @@
     success.focus();
   }
 
-  /** The JSON body of POST /leads from what the form holds. */
-  function leadBody() {
-    var body = {
-      name: input("name").value,
-      email: input("email").value.trim(),
-      phone: input("phone").value.trim(),
-      attribution: attribution()
-    };
-    if (settings.consent_text) {
-      body.consent = input("consent").checked;
+  /** The origin of the page this one is framed by, or null when it is not framed. */
+  function parentOrigin() {
+    if (window.parent === window) {
+      return null;
     }
+    var ancestors = window.location.ancestorOrigins;
+    if (ancestors && ancestors.length) {
+      return ancestors[0];
+    }
+    try {
+      return new URL(document.referrer).origin;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /**
+   * Shown in a frame of a site the form allows, tell that page a lead was stored: only to
+   * that origin (the browser delivers it to no other), never to "*".
+   */
+  function tellParent(lead) {
+    var origin = parentOrigin();
+    if (origin && frameOrigins.indexOf(origin) >= 0) {
+      window.parent.postMessage({ type: "leadapp:lead", form: slug, id: lead.id }, origin);
+    }
+  }
+
+  /** A control's value as the JSON path takes it, or null when it is empty. */
+  function valueOf(key, control) {
+    if (control.type === "checkbox") {
+      return control.checked;
+    }
+    if (key === "email" || key === "phone") {
+      return control.value.trim();
+    }
+    if (key.indexOf(CUSTOM) !== 0) {
+      return control.value;
+    }
+    var text = control.value.trim();
+    if (!text) {
+      return null;
+    }
+    return control.getAttribute("data-type") === "number" ? Number(text) : control.value;
+  }
+
+  /** The JSON body of the post from what the form holds. */
+  function leadBody() {
+    var body = { attribution: attribution() };
+    keys.forEach(function (key) {
+      var value = valueOf(key, controls[key]);
+      if (key.indexOf(CUSTOM) !== 0) {
+        body[key] = value;
+      } else if (value !== null) {
+        body.fields = body.fields || {};
+        body.fields[key.slice(CUSTOM.length)] = value;
+      }
+    });
     // A person never fills the honeypot; whatever is in it goes to the server as it is.
-    if (input("website").value) {
-      body.website = input("website").value;
+    var trap = document.getElementById("website");
+    if (trap.value) {
+      body.website = trap.value;
     }
     return body;
   }
@@ -306,7 +365,7 @@
   function send() {
     var body = leadBody();
     setBusy(true);
-    var ready = settings.challenge
+    var ready = challengeOn
       ? provePresence().then(function (solution) {
           body.challenge = solution;
         })
@@ -314,7 +373,7 @@
     return ready
       .then(
         function () {
-          return fetch("/leads", {
+          return fetch(endpoint, {
             method: "POST",
             headers: {
               "Content-Type": "application/json",
@@ -338,11 +397,12 @@
       });
   }
 
-  /** Show the answer to POST /leads. */
+  /** Show the answer to the post. */
   function handleAnswer(response) {
     return L.readJson(response).then(function (data) {
       if (response.status === 201 && data) {
         showSuccess(data);
+        tellParent(data);
       } else if ((response.status === 422 || response.status === 409) && data && data.errors) {
         if (data.errors.challenge) {
           challengeStatus.textContent = "";
@@ -370,24 +430,19 @@
   });
 
   // Editing a field withdraws its message: it no longer describes what is there.
-  FIELDS.forEach(function (field) {
-    input(field).addEventListener(field === "consent" ? "change" : "input", function () {
-      if (input(field).getAttribute("aria-invalid") === "true") {
-        setFieldError(field, null);
+  keys.forEach(function (key) {
+    var control = controls[key];
+    control.addEventListener(control.type === "checkbox" ? "change" : "input", function () {
+      if (control.getAttribute("aria-invalid") === "true") {
+        setFieldError(key, null);
       }
     });
   });
 
-  // Until the settings arrive the form works as if there were no checkbox and no
-  // challenge; the server still says what is missing.
-  fetch("/form-settings", { cache: "no-store", credentials: "same-origin" })
-    .then(function (response) {
-      return response.ok ? response.json() : null;
-    })
-    .then(function (loaded) {
-      if (loaded) {
-        applySettings(loaded);
-      }
-    })
-    .catch(function () {});
+  // With this script running, the challenge is solved here: the notice that it needs
+  // JavaScript is not for this visitor.
+  var needsJavaScript = document.getElementById("needs-javascript");
+  if (needsJavaScript) {
+    needsJavaScript.hidden = true;
+  }
 })();
