@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support.browser import TIMEOUT_MS, expect
+from tests.support.browser import TIMEOUT_MS, expect, sign_in
 from tests.support.builders import e164_for, phone_for
 from tests.support.processes import flask_command
 from tests.support.servers import LeadAppServer, leadapp_environment
@@ -89,6 +89,7 @@ class World:
 
     leadapp: LeadAppServer
     env: dict[str, str]
+    key: str
     partner: StaticSite
     stranger: StaticSite
 
@@ -144,6 +145,7 @@ def world(test_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
             "success_url": partner.origin + "/done?campaign=spring",
         },
     )
+    key = flask_command(env, "apikeys", "create", "admin").stdout.strip().splitlines()[-1]
     server = LeadAppServer(env, directory / "server.log").start()
     partner.pages["/done"] = SUCCESS_PAGE
     for slug in ("embed", "jump", "webinar"):
@@ -151,7 +153,7 @@ def world(test_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         partner.pages[f"/{slug}"] = page
         stranger.pages[f"/{slug}"] = page
     try:
-        yield World(server, env, partner, stranger)
+        yield World(server, env, key, partner, stranger)
     finally:
         server.stop()
         partner.close()
@@ -306,6 +308,43 @@ def test_without_javascript_a_form_without_success_url_thanks_inside_the_frame(
     frame.get_by_role("button", name="Send my details").click()
     expect(frame.get_by_role("status")).to_have_text("Thank you, we have your details.")
     assert page.url == world.partner.origin + "/embed"
+
+
+# --- The admin page's snippets, used on another site ---------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_admin_pages_snippets_work_on_another_site(world: World, open_page) -> None:
+    admin = open_page(world.leadapp.url + "/admin")
+    sign_in(admin, world.key)
+    admin.locator("#forms-body tr[data-slug=webinar]").get_by_role("button", name="Edit").click()
+    expect(admin.locator("#embed-form-note")).to_be_visible()  # its challenge needs JavaScript
+    expect(admin.locator("#embed-form")).to_have_value(re.compile(re.escape(CONSENT)))
+    admin.locator("#forms-body tr[data-slug=embed]").get_by_role("button", name="Edit").click()
+    page_url = world.leadapp.url + "/f/embed"
+    frame_snippet = admin.locator("#embed-iframe")
+    expect(frame_snippet).to_have_value(re.compile(f'^<iframe src="{re.escape(page_url)}"'))
+    expect(admin.locator("#embed-form-note")).to_be_hidden()
+    form_snippet = admin.locator("#embed-form").input_value()
+    assert form_snippet.startswith(f'<form method="post" action="{page_url}"')
+    admin.get_by_role("button", name="Copy the form snippet").click()
+    expect(admin.locator("#embed-status")).to_contain_text("form snippet")
+
+    # The frame snippet on the partner's page shows the form; the plain form, with JavaScript
+    # off, sends a lead and lands on the thanks page.
+    world.partner.pages["/snippets"] = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Snippets</title>'
+        f'<link rel="icon" href="data:,"></head><body>{frame_snippet.input_value()}'
+        f"{form_snippet}</body></html>"
+    )
+    page = open_page(world.partner.origin + "/snippets", java_script_enabled=False)
+    expect(page.frame_locator("iframe").get_by_role("heading", name="Embedded")).to_be_visible()
+    plain = page.locator("form")
+    fill_person(plain, 77, name="Katherine Johnson")
+    plain.get_by_role("button", name="Send my details").click()
+    expect(page.get_by_role("status")).to_have_text("Thank you, we have your details.")
+    assert page.url == page_url
+    assert any("person77@example.com" in line for line in world.export("embed"))
 
 
 # --- Hostile form-encoded bodies, against the real server ----------------------------------------

@@ -422,3 +422,36 @@ def test_without_javascript_a_person_sends_the_form_and_corrects_a_bad_email(
     assert len(rows) == 3, exported
     assert "ada@example.com" in exported and "grace@example.com" in exported
     assert "Analytical Engines <Ltd>" in exported and "partner" in exported
+
+
+def test_the_page_leaves_a_frame_only_to_reach_a_success_url(make_app) -> None:
+    app = make_app(LEADAPP_CORS_ORIGINS=["https://site.example"])
+    admin = bearer(create_api_key(app))
+    put(app, admin, "jump", {"origins": ["https://a.example"], "success_url": SUCCESS_URL})
+    put(app, admin, "stay", {"origins": ["https://a.example"]})
+    framed = {"Sec-Fetch-Dest": "iframe"}
+    client = app.test_client()
+
+    def form_tag(response) -> dict[str, Any]:
+        (form,) = Page(response.get_data(as_text=True)).all("form")
+        return form
+
+    jump = form_tag(client.get("/f/jump", headers=framed))
+    assert jump.get("target") == "_top"
+    # What form.js needs: the origins it may tell of a lead, the JSON path, the form.
+    assert jump["data-frame-origins"] == "https://a.example https://site.example"
+    assert jump["data-endpoint"] == "/f/jump" and jump["data-form"] == "jump"
+    # The refilled error page of a framed post leaves the frame too.
+    error = send(app, "jump", good(20, email="bad"), headers=framed)
+    assert error.status_code == 422 and form_tag(error).get("target") == "_top"
+    assert "target" not in form_tag(client.get("/f/jump"))  # not in a frame
+    assert "target" not in form_tag(client.get("/f/stay", headers=framed))  # thanks in the frame
+
+
+def test_the_forms_list_gives_the_snippets_base_url(make_app) -> None:
+    for configured in (None, "https://leads.example.org"):
+        app = make_app(LEADAPP_PUBLIC_URL=configured)
+        key = create_api_key(app, f"admin-{configured is not None}")
+        listing = app.test_client().get("/forms", headers=bearer(key))
+        assert listing.status_code == 200
+        assert listing.get_json()["public_url"] == configured

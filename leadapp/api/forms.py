@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from leadapp.api import hosted
 from leadapp.api.leads import LEADS_LIMIT_SCOPE, create_limit
@@ -60,8 +60,9 @@ def get_form_settings(slug: str):
 @responds(200, *DATABASE)
 @require_api_key
 def list_forms():
-    """Every live form, `default` first, then by slug."""
-    return list_schema.dump({"items": forms.list_forms()})
+    """Every live form, `default` first, then by slug, and the base URL of their snippets."""
+    public_url = current_app.config["LEADAPP_PUBLIC_URL"]
+    return list_schema.dump({"items": forms.list_forms(), "public_url": public_url})
 
 
 @bp.get("/forms/<slug>")

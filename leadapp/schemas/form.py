@@ -599,6 +599,13 @@ class FormListSchema(Schema):
     """Every live form, `default` first, then by slug."""
 
     items = fields.List(fields.Nested(FormSchema), required=True)
+    public_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "LEADAPP_PUBLIC_URL, the base of the forms' embed snippets; null "
+            "when unset (the admin page then uses its own origin)."
+        },
+    )
 
 
 class PublicFormSettingsSchema(Schema):

@@ -66,6 +66,8 @@
   });
 
   var forms = [];
+  // LEADAPP_PUBLIC_URL, the base of the embed snippets (GET /forms says it); null: unset.
+  var publicUrl = null;
   var editing = null; // the slug of the form in the editor; null while creating one
   var rows = []; // the custom field rows, in order
   var lineNumbers = {}; // origins/notify: the line each sent item came from
@@ -216,6 +218,7 @@
           return;
         }
         forms = result.data.items;
+        publicUrl = result.data.public_url || null;
         L.clear(body);
         forms.forEach(function (form) {
           body.appendChild(formRow(form));
@@ -603,6 +606,7 @@
   /** Open the editor on a new form. */
   function newForm() {
     editing = null;
+    window.LeadAppSnippets.hide();
     fill(null);
     slugInput.value = "";
     slugInput.readOnly = false;
@@ -638,11 +642,13 @@
     slugField.hidden = true;
     editorTitle.textContent = "Form " + form.slug;
     editor.hidden = false;
+    window.LeadAppSnippets.show(form.slug, publicUrl);
   }
 
   /** Close the editor. */
   function closeEditor() {
     editing = null;
+    window.LeadAppSnippets.hide();
     clearErrors();
     editor.hidden = true;
   }

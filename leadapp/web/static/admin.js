@@ -190,7 +190,11 @@
     var line = L.element("span", "form-slug mono", lead.form || "—");
     td.appendChild(line);
     if (lead.opt_in) {
-      td.appendChild(L.element("span", "hint cell-opt-in", " opt-in " + lead.opt_in.status));
+      var optIn = " opt-in " + lead.opt_in.status;
+      if (lead.opt_in.confirmed_at) {
+        optIn += " " + L.formatTimestamp(lead.opt_in.confirmed_at);
+      }
+      td.appendChild(L.element("span", "hint cell-opt-in", optIn));
     }
     var values = lead.fields || {};
     var names = Object.keys(values);
