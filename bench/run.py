@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report, v2
+from bench import hosted, profile, report, v2
 from bench.export import analyze, format_result, measure_operator_reads
 from bench.fill import fill_in_process
 from bench.measure import CEILING, SERVER_MODULES, LeadNumbers, log, measure_post, run_line
@@ -291,7 +291,13 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
         scale[backend] = bench.scale(backend)
         runs[f"{backend} empty (paired)"] = scale[backend]["empty_runs"]
         runs[f"leadapp-{backend}@{scale_label(args.scale)}"] = scale[backend]["runs"]
-    return {"runs": runs, "profiles": profiles, "scale": scale, "v2": v2.measure_webhooks(bench)}
+    return {
+        "runs": runs,
+        "profiles": profiles,
+        "scale": scale,
+        "v2": v2.measure_webhooks(bench),
+        "hosted": hosted.measure(bench.dir),
+    }
 
 
 def print_report(
@@ -361,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     targets.update(v2.check_targets(summary, measured["v2"]))
     elapsed = time.monotonic() - started
     v2.print_report(summary, measured["v2"])
+    print(hosted.format_result(measured["hosted"]))
+    targets["hosted form-encoded within 10 % of JSON"] = measured["hosted"]["within_10_percent"]
     print_report(args, summary, scale, bench.skipped, targets)
 
     results = {

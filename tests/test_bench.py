@@ -225,3 +225,15 @@ def test_v3_configurations_run_unless_skipped() -> None:
     assert v2.WEBHOOK not in v2.configurations(parse_args(["--no-v2"]))
     skipped = v2.configurations(parse_args(["--no-v3"]))
     assert v2.WEBHOOK in skipped and not {v2.FORM5, v2.REFERENCE} & set(skipped)
+
+
+def test_hosted_bench_counts_each_kind_of_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import hosted
+
+    monkeypatch.setattr(hosted, "REQUESTS", 20)
+    monkeypatch.setattr(hosted, "WARM_UP", 5)
+    result = hosted.measure()
+    assert set(result["calls_per_request"]) == set(hosted.KINDS)
+    assert all(calls > 500 for calls in result["calls_per_request"].values())
+    assert result["ratio_to_json"]["json"] == 1
+    assert "within 10 %" in hosted.format_result(result)
