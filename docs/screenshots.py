@@ -1,4 +1,4 @@
-"""Regenerate docs/form.png, form-errors.png, admin.png, admin-overview.png and admin-forms.png.
+"""Regenerate the pages' screenshots in docs/ (the list is SHOTS).
 
 Made-up leads only.
 
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -24,6 +24,7 @@ from tests.support.apps import build_app, create_api_key, dispose_app  # noqa: E
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.client import bearer  # noqa: E402
 from tests.support.servers import ThreadedServer  # noqa: E402
+from tests.support.sites import StaticSite, framing_page  # noqa: E402
 
 # Made-up people; the phone numbers are valid but drawn from ranges reserved for drama.
 LEADS = [
@@ -50,13 +51,7 @@ def post_lead(
 
 
 def shoot_form(page: Page, base: str) -> None:
-    """The form, filled in, and the same form with the server's field errors."""
-    page.goto(base + "/")
-    page.get_by_label("Full name").fill("Ada Lovelace")
-    page.get_by_label("Email address").fill("ada@analytical-engines.example")
-    page.get_by_label("Phone number").fill("+44 20 7946 0958")
-    page.screenshot(path=DOCS / "form.png", full_page=True)
-
+    """The default form's page at `/` with the server's field errors under their fields."""
     page.goto(base + "/")
     page.get_by_label("Full name").fill("Grace Hopper")
     page.get_by_label("Email address").fill("grace@navy")
@@ -65,6 +60,42 @@ def shoot_form(page: Page, base: str) -> None:
     page.locator("#phone-error").wait_for()
     page.locator("body").click(position={"x": 5, "y": 5})  # no focus ring in the picture
     page.screenshot(path=DOCS / "form-errors.png", full_page=True)
+
+
+def fill_webinar(page: Page, email: str) -> None:
+    """Type a person into the webinar form (a page or a frame)."""
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Phone number").fill("+44 20 7946 0958")
+    page.get_by_label("Company").fill("Analytical Engines <Ltd>")
+    page.get_by_label("Session").select_option("Morning (CET)")
+    page.get_by_label("Seats").fill("3")
+
+
+def shoot_hosted(browser: Browser, base: str, partner: StaticSite) -> None:
+    """A form's page filled in, its error page without JavaScript, and the form in a frame."""
+    page = browser.new_page(viewport={"width": 900, "height": 760})
+    page.goto(base + "/f/webinar?utm_source=newsletter")
+    fill_webinar(page, "ada@analytical-engines.example")
+    page.screenshot(path=DOCS / "hosted-form.png", full_page=True)
+    page.close()
+
+    context = browser.new_context(viewport={"width": 900, "height": 760}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "/f/webinar")
+    fill_webinar(page, "ada@analytical-engines")
+    page.get_by_label(WEBINAR["consent_text"]).check()
+    page.get_by_role("button", name="Save my seat").click()
+    page.locator("#email-error").wait_for()
+    page.screenshot(path=DOCS / "hosted-error.png", full_page=True)
+    context.close()
+
+    partner.pages["/"] = framing_page(base + "/f/webinar")
+    page = browser.new_page(viewport={"width": 900, "height": 1000})
+    page.goto(partner.origin + "/")
+    page.frame_locator("#leadapp").get_by_label("Full name").fill("Ada Lovelace")
+    page.screenshot(path=DOCS / "hosted-embedded.png")
+    page.close()
 
 
 def shoot_admin(page: Page, base: str, key: str) -> None:
@@ -193,6 +224,8 @@ def shoot_overview(page: Page) -> None:
     page.locator("#overview-section").screenshot(path=DOCS / "admin-overview.png")
 
 
+# The default form's page at `/`, titled.
+DEFAULT = {"title": "Get in touch"}
 # A second form with one custom field of three types, and a lead of it.
 WEBINAR = {
     "title": "Webinar: lead capture that respects people",
@@ -214,9 +247,12 @@ WEBINAR = {
 }
 
 
-def add_webinar(server: ThreadedServer, key: str) -> None:
-    """PUT the webinar form and post one lead to it."""
-    answer = server.request("PUT", "/forms/webinar", WEBINAR, headers=bearer(key))
+def add_webinar(server: ThreadedServer, key: str, partner: str) -> None:
+    """Title the default form, PUT the webinar form (framed by `partner`), post a lead to it."""
+    answer = server.request("PUT", "/forms/default", DEFAULT, headers=bearer(key))
+    assert answer.status == 200, answer  # noqa: S101
+    document = {**WEBINAR, "origins": [*WEBINAR["origins"], partner]}
+    answer = server.request("PUT", "/forms/webinar", document, headers=bearer(key))
     assert answer.status == 201, answer  # noqa: S101
     body = {
         "name": "Barbara Liskov",
@@ -240,10 +276,22 @@ def shoot_forms(page: Page) -> None:
     page.locator("#forms-section").screenshot(path=DOCS / "admin-forms.png")
 
 
+SHOTS = [
+    "form-errors.png",
+    "hosted-form.png",
+    "hosted-error.png",
+    "hosted-embedded.png",
+    "admin.png",
+    "admin-overview.png",
+    "admin-forms.png",
+]
+
+
 def main() -> int:
     """Serve a throwaway app, fill it with made-up leads and take the screenshots."""
     os.environ["LEADAPP_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     os.environ["LEADAPP_BLIND_INDEX_KEY"] = Fernet.generate_key().decode()
+    partner = StaticSite()
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(f"sqlite:///{tmp}/screenshots.db", TESTING=False)
         key = create_api_key(app, "screenshots")
@@ -252,13 +300,14 @@ def main() -> int:
                 spread_over_last_30_days(app, server, key)
                 for lead in LEADS:
                     post_lead(server, key, *lead)
-                add_webinar(server, key)
+                add_webinar(server, key, partner.origin)
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
                         executable_path=CHROMIUM, args=CHROMIUM_ARGS
                     )
                     page = browser.new_page(viewport={"width": 900, "height": 760})
                     shoot_form(page, server.url)
+                    shoot_hosted(browser, server.url, partner)
                     page.set_viewport_size({"width": 1440, "height": 900})
                     shoot_admin(page, server.url, key)
                     shoot_overview(page)
@@ -266,13 +315,8 @@ def main() -> int:
                     browser.close()
         finally:
             dispose_app(app)
-    for name in (
-        "form.png",
-        "form-errors.png",
-        "admin.png",
-        "admin-overview.png",
-        "admin-forms.png",
-    ):
+            partner.close()
+    for name in SHOTS:
         print(DOCS / name)
     return 0
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,62 +23,15 @@ from tests.support.browser import TIMEOUT_MS, expect, sign_in
 from tests.support.builders import e164_for, phone_for
 from tests.support.processes import flask_command
 from tests.support.servers import LeadAppServer, leadapp_environment
+from tests.support.sites import StaticSite, framing_page
 
 URLENCODED = "application/x-www-form-urlencoded"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CONSENT = "You may write to me about the webinar."
-# A partner's page embedding a form: it keeps every message it receives, with its origin.
-HOST_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Partner site</title>
-<link rel="icon" href="data:,"></head>
-<body><h1>Partner site</h1>
-<iframe id="leadapp" src="{src}" width="520" height="1100" title="Sign up"></iframe>
-<script>
-window.leadappMessages = [];
-window.addEventListener("message", function (event) {{
-  window.leadappMessages.push({{origin: event.origin, data: event.data}});
-}});
-</script></body></html>
-"""
 SUCCESS_PAGE = (
     '<!doctype html><title>Thanks</title><link rel="icon" href="data:,">'
     "<h1>Thanks from the partner</h1>"
 )
-
-
-class StaticSite:
-    """Fixed pages served on a free loopback port by a thread: another site than LeadApp."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                page = site.pages.get(self.path.split("?", 1)[0])
-                body = (page or "not found").encode()
-                self.send_response(200 if page is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                """Quiet."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def origin(self) -> str:
-        """The site's origin."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass
@@ -149,7 +100,7 @@ def world(test_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     server = LeadAppServer(env, directory / "server.log").start()
     partner.pages["/done"] = SUCCESS_PAGE
     for slug in ("embed", "jump", "webinar"):
-        page = HOST_PAGE.format(src=f"{server.url}/f/{slug}")
+        page = framing_page(f"{server.url}/f/{slug}")
         partner.pages[f"/{slug}"] = page
         stranger.pages[f"/{slug}"] = page
     try:
