@@ -159,6 +159,13 @@ LEAD_INTAKE: dict[str, Any] = {
 }
 
 
+# The double opt-in link's refusals (api/confirm.py), each also an HTML page.
+CONFIRMATION_PROBLEMS = {
+    404: "No lead has this link: never issued, replaced by a newer one, or erased.",
+    410: "The link's lead was not confirmed within LEADAPP_OPT_IN_DAYS.",
+}
+
+
 def _page(description: str) -> dict[int, dict[str, Any]]:
     """An HTML page's answers: the page, or 304 when the browser's copy is current."""
     return {
@@ -294,6 +301,46 @@ def _operations() -> dict[str, Operation]:
                 }
             },
             problems={404: "No live form with this slug (an HTML page)."},
+            problem_pages=True,
+        ),
+        "confirm.confirm_page": Operation(
+            "confirmationPage",
+            "A double opt-in link's page: a button that confirms (this confirms nothing)",
+            description=(
+                "Mail scanners open links, so a GET never confirms: the page has a button "
+                "that posts to the same URL. A confirmed lead's link shows the "
+                "'already confirmed' page."
+            ),
+            answers={
+                200: {
+                    "description": "The page with the button, or 'already confirmed'.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+            problems=CONFIRMATION_PROBLEMS,
+            problem_pages=True,
+        ),
+        "confirm.confirm_link": Operation(
+            "confirmLead",
+            "Confirm a double opt-in lead (the page's button)",
+            description=(
+                "Confirms exactly once under any concurrency: the lead's opt_in becomes "
+                "confirmed, the client's address is kept (encrypted) as evidence, and its "
+                "lead.created webhooks, notifications and autoresponse are queued. Every "
+                "other post gets the 'already confirmed' page and queues nothing. The body "
+                "(the button's form) is not read."
+            ),
+            answers={
+                200: {
+                    "description": "The 'confirmed' page, or 'already confirmed'.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                303: {
+                    "description": "Confirmed: to the form's success_url, exactly.",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                },
+            },
+            problems=CONFIRMATION_PROBLEMS,
             problem_pages=True,
         ),
         "forms.get_form_settings": Operation(
