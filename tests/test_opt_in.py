@@ -70,6 +70,19 @@ def stored_opt_in(app: Flask, lead_id: str) -> Any:
         ).first()
 
 
+def outbox_statuses(app: Flask, lead_id: str) -> list[str]:
+    """The statuses of every outbox row of the lead, on every channel, oldest first."""
+    outbox = OutboxMessage.__table__
+    with app.app_context(), db.engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(outbox.c.status)
+                .where(outbox.c.lead_id == uuid.UUID(lead_id))
+                .order_by(outbox.c.created_at)
+            ).scalars()
+        )
+
+
 def confirm_link(app: Flask, token: str, ip: str = VISITOR_IP, method: str = "POST"):
     """Open (GET) or press (POST) a confirmation link as a visitor's browser would."""
     client = app.test_client()
@@ -217,7 +230,8 @@ def test_a_duplicate_of_a_pending_lead_resends_at_most_daily(doi_app: Flask) -> 
     post_lead(doi_app, lead_payload(1), headers=bearer(key), path=f"/f/{SLUG}")
     assert len(confirmation_tokens(doi_app, lead["id"])) == 2
 
-    # The new link replaces the earlier one.
+    # The new link replaces the earlier one; the earlier mail, not sent yet, is cancelled.
+    assert outbox_statuses(doi_app, lead["id"]) == ["cancelled", "pending"]
     assert confirm_link(doi_app, first).status_code == 404
     assert confirm_link(doi_app, tokens[1]).status_code == 200
     assert len(created_deliveries(doi_app, lead["id"])) == 1
@@ -261,17 +275,6 @@ def test_an_idempotent_replay_answers_the_first_201(doi_app: Flask) -> None:
     assert len(confirmation_tokens(doi_app, first["id"])) == 1
 
 
-def _outbox_statuses(app: Flask, lead_id: str) -> list[str]:
-    """The statuses of every outbox row of the lead, on every channel."""
-    outbox = OutboxMessage.__table__
-    with app.app_context(), db.engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(outbox.c.status).where(outbox.c.lead_id == uuid.UUID(lead_id))
-            ).scalars()
-        )
-
-
 def test_expiry_erases_unconfirmed_leads_only_and_frees_them(doi_app: Flask) -> None:
     key = create_api_key(doi_app)
     stale = submit(doi_app, 1).get_json()
@@ -295,7 +298,7 @@ def test_expiry_erases_unconfirmed_leads_only_and_frees_them(doi_app: Flask) -> 
     assert not exists(stale["id"]) and exists(young["id"]) and exists(kept["id"])
     # Never announced, so no lead.erased; its confirmation mail is cancelled.
     assert [row for row in delivery_rows(doi_app) if row["event"] == "lead.erased"] == []
-    assert _outbox_statuses(doi_app, stale["id"]) == ["cancelled"]
+    assert outbox_statuses(doi_app, stale["id"]) == ["cancelled"]
     (event,) = audit_events(doi_app, "expire")
     assert event.api_key_name == "opt-in expiry" and event.lead_ids == [stale["id"]]
     # Its email, phone and IP are free again.

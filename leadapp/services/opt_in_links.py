@@ -24,6 +24,7 @@ from sqlalchemy import Connection, bindparam, update
 
 from leadapp.models.lead import Lead
 from leadapp.models.mail import CONFIRMATION
+from leadapp.outbox import queue as outbox
 from leadapp.services.mail_queue import queue_mail
 from leadapp.timeutil import as_utc
 
@@ -90,7 +91,8 @@ def resend_link(connection: Connection, lead_id: uuid.UUID, now: datetime) -> bo
     """Send a pending lead a new link replacing its earlier one, if its last is 24 h old.
 
     One conditional UPDATE: under concurrent duplicates only one finds the mail due, and
-    the earlier token's hash is gone with it (its link is unknown from then on).
+    the earlier token's hash is gone with it (its link is unknown from then on); an
+    earlier confirmation mail not sent yet is cancelled.
     """
     link = new_link()
     row = connection.execute(
@@ -104,5 +106,8 @@ def resend_link(connection: Connection, lead_id: uuid.UUID, now: datetime) -> bo
     ).first()
     if row is None:
         return False
+    # A pending lead has nothing queued but its confirmation mails: the unsent ones hold the
+    # replaced link, so they go.
+    outbox.cancel_for_leads(connection, [lead_id])
     queue_link(connection, row._mapping, link)
     return True
