@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from tests.support.builders import lead_payload
 from tests.support.client import bearer, post_lead
 from tests.support.operator_data import audit_events, set_lead
 from tests.support.opt_in import DOI_FORM, MAIL_SETTINGS, confirmation_mails, confirmation_tokens
+from tests.support.servers import ThreadedServer
 from tests.support.webhook_receiver import add_endpoint, delivery_rows
 
 SLUG = "news"
@@ -334,3 +337,26 @@ def test_the_token_is_stored_only_encrypted_and_as_a_hash(doi_app: Flask) -> Non
     with doi_app.app_context(), db.engine.connect() as connection:
         raw = connection.execute(select(type_coerce(mails.c.token, String))).scalar_one()
     assert token not in raw
+
+
+def test_concurrent_duplicates_resend_one_link(doi_app: Flask) -> None:
+    key = create_api_key(doi_app)
+    lead = submit(doi_app, 1).get_json()
+    set_lead(doi_app, lead["id"], opt_in_sent_at=utcnow() - 2 * DAY)
+    racers = 20
+    barrier = threading.Barrier(racers, timeout=60)
+    with ThreadedServer(doi_app) as server, ThreadPoolExecutor(max_workers=racers) as pool:
+        answers = list(
+            pool.map(
+                lambda _n: server.request(
+                    "POST",
+                    f"/f/{SLUG}",
+                    lead_payload(1),
+                    headers=bearer(key),
+                    before_send=barrier.wait,
+                ),
+                range(racers),
+            )
+        )
+    assert [answer.status for answer in answers] == [409] * racers
+    assert len(confirmation_tokens(doi_app, lead["id"])) == 2
