@@ -122,15 +122,16 @@ def _register_outbox(app: Flask) -> None:
 def _register_jobs(app: Flask) -> None:
     """The periodic jobs every outbox worker of the app runs (at its start, then hourly)."""
     from leadapp.outbox.worker import register_periodic
-    from leadapp.services import idempotency, retention
+    from leadapp.services import idempotency, opt_in, retention
 
     register_periodic(app, retention.purge_job)
     register_periodic(app, idempotency.sweep_job)
+    register_periodic(app, opt_in.expiry_job)
 
 
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
-    from leadapp.api import challenge, form_settings, hosted, leads, operator, ops, pages
+    from leadapp.api import challenge, confirm, form_settings, hosted, leads, operator, ops, pages
     from leadapp.api import forms as forms_api
     from leadapp.api import webhooks as webhooks_api
 
@@ -143,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(operator.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_api.bp)
+    app.register_blueprint(confirm.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -12,11 +12,12 @@ import pytest
 from flask import Flask
 
 from leadapp.services.export import COLUMNS, as_text, defuse
-from tests.support.apps import create_api_key
+from tests.support.apps import create_api_key, put_form
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
 from tests.support.forms import GOOD_VALUES, ONE_OF_EACH, post, put
 from tests.support.operator_data import add_lead_at, audit_events, set_lead
+from tests.support.opt_in import DOI_FORM, MAIL_SETTINGS
 from tests.support.servers import ThreadedServer
 
 LEAD_HEADER = (
@@ -434,3 +435,29 @@ def test_cli_exports_one_form(app: Flask, api_key: str) -> None:
     bad = runner.invoke(args=["leads", "export", "--form", "Bad_Slug"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert "slug" in bad.output
+
+
+def test_opt_in_columns_hold_the_state_in_both_shapes(make_app) -> None:
+    app = make_app(**MAIL_SETTINGS)
+    key = create_api_key(app)
+    put_form(app, "news", DOI_FORM)
+    pending = store_lead(app, key, 1, path="/f/news")["id"]
+    confirmed = store_lead(app, key, 2, path="/f/news")["id"]
+    plain = store_lead(app, key, 3)["id"]
+    set_lead(app, confirmed, opt_in_status="confirmed", opt_in_confirmed_at=T0)
+    client = app.test_client()
+    every = {row["id"]: row for row in parse(export(client, key).data)}
+    one_form = {
+        row["id"]: row for row in parse(export(client, key, "?form=news").data, LEAD_HEADER)
+    }
+    assert set(one_form) == {pending, confirmed}
+    for rows in (every, one_form):
+        assert (rows[pending]["opt_in_status"], rows[pending]["opt_in_confirmed_at"]) == (
+            "pending",
+            "",
+        )
+        assert (rows[confirmed]["opt_in_status"], rows[confirmed]["opt_in_confirmed_at"]) == (
+            "confirmed",
+            "2026-03-01T12:00:00Z",
+        )
+    assert (every[plain]["opt_in_status"], every[plain]["opt_in_confirmed_at"]) == ("", "")

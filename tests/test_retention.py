@@ -15,12 +15,13 @@ from leadapp.config import ConfigError, retention_settings
 from leadapp.extensions import db
 from leadapp.models import Lead
 from leadapp.outbox.worker import PERIODIC_EXTENSION, Worker
-from leadapp.services import idempotency, retention
+from leadapp.services import idempotency, opt_in, retention
 from leadapp.timeutil import as_utc, utcnow
-from tests.support.apps import create_api_key
+from tests.support.apps import create_api_key, put_form
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, store_lead
-from tests.support.operator_data import add_lead_at, audit_events
+from tests.support.operator_data import add_lead_at, audit_events, set_lead
+from tests.support.opt_in import DOI_FORM, MAIL_SETTINGS
 from tests.support.processes import flask_command
 from tests.support.servers import LeadAppServer, leadapp_environment
 from tests.support.waiting import wait_until
@@ -114,9 +115,12 @@ def test_erase_and_purge_share_one_path(app: Flask, api_key: str) -> None:
     assert missing.status_code == 404
 
 
-def test_the_factory_registers_the_purge_and_the_idempotency_sweep(app: Flask) -> None:
+def test_the_factory_registers_the_purge_the_idempotency_sweep_and_the_expiry(
+    app: Flask,
+) -> None:
     jobs = app.extensions[PERIODIC_EXTENSION]
     assert retention.purge_job in jobs and idempotency.sweep_job in jobs
+    assert opt_in.expiry_job in jobs
 
 
 def test_the_worker_purges_by_itself_with_a_short_retention(make_app) -> None:
@@ -174,3 +178,24 @@ def test_a_server_process_purges_at_start(
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_purge_expires_unconfirmed_leads_first_without_lead_erased(make_app) -> None:
+    app = make_app(**MAIL_SETTINGS, LEADAPP_RETENTION_DAYS=30)
+    key = create_api_key(app)
+    put_form(app, "news", DOI_FORM)
+    add_endpoint(app, "http://127.0.0.1:9/hook")
+    unconfirmed = store_lead(app, key, 1, path="/f/news")["id"]
+    set_lead(app, unconfirmed, created_at=utcnow() - 8 * DAY)
+    old = add_lead_at(app, key, 2, utcnow() - 31 * DAY)
+
+    result = app.test_cli_runner().invoke(args=["leads", "purge"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        "Erased 1 lead left unconfirmed for 7 days.",
+        "Erased 1 lead older than 30 days.",
+    ]
+    assert not lead_exists(app, key, unconfirmed) and not lead_exists(app, key, old)
+    erased = [str(row["lead_id"]) for row in delivery_rows(app) if row["event"] == "lead.erased"]
+    assert erased == [old]
+    assert [event.lead_ids for event in audit_events(app, "expire")] == [[unconfirmed]]

@@ -164,6 +164,13 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+# The double opt-in link's refusals (api/confirm.py), each also an HTML page.
+CONFIRMATION_PROBLEMS = {
+    404: "No lead has this link: never issued, replaced by a newer one, or erased.",
+    410: "The link's lead was not confirmed within LEADAPP_OPT_IN_DAYS.",
+}
+
+
 def _page(description: str) -> dict[int, dict[str, Any]]:
     """A static HTML page's answers: the page, or 304 when the browser's copy is current."""
     return {
@@ -296,6 +303,38 @@ def _operations() -> dict[str, Operation]:
             answers={200: _html("The default form's page.")},
             problem_pages=True,
         ),
+        "confirm.confirm_page": Operation(
+            "confirmationPage",
+            "A double opt-in link's page: a button that confirms (this confirms nothing)",
+            description=(
+                "Mail scanners open links, so a GET never confirms: the page has a button "
+                "that posts to the same URL. A confirmed lead's link shows the "
+                "'already confirmed' page."
+            ),
+            answers={200: _html("The page with the button, or 'already confirmed'.")},
+            problems=CONFIRMATION_PROBLEMS,
+            problem_pages=True,
+        ),
+        "confirm.confirm_link": Operation(
+            "confirmLead",
+            "Confirm a double opt-in lead (the page's button)",
+            description=(
+                "Confirms exactly once under any concurrency: the lead's opt_in becomes "
+                "confirmed, the client's address is kept (encrypted) as evidence, and its "
+                "lead.created webhooks, notifications and autoresponse are queued. Every "
+                "other post gets the 'already confirmed' page and queues nothing. The body "
+                "(the button's form) is not read."
+            ),
+            answers={
+                200: _html("The 'confirmed' page, or 'already confirmed'."),
+                303: {
+                    "description": "Confirmed: to the form's success_url, exactly.",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                },
+            },
+            problems=CONFIRMATION_PROBLEMS,
+            problem_pages=True,
+        ),
         "forms.get_form_settings": Operation(
             "getFormPublicSettings",
             "What a page needs to show a form",
@@ -389,8 +428,9 @@ def _operations() -> dict[str, Operation]:
                 + " (`fields`: the custom values as a JSON object, keys sorted). With "
                 "`form=<slug>`, that form's leads only, and instead of `fields` one column "
                 "per custom field the form has (a removed form: had), headed with its name, "
-                "in the form's order (true/false, a number as sent, empty when absent). The "
-                "opt-in columns are empty until double opt-in exists. A cell starting with "
+                "in the form's order (true/false, a number as sent, empty when absent). "
+                "opt_in_status and opt_in_confirmed_at are empty for a form without double "
+                "opt-in. A cell starting with "
                 "=, +, -, @, tab or CR is prefixed with ' (except the E.164 phone). One "
                 "audit event `export` with the count."
             ),

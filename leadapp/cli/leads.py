@@ -10,10 +10,12 @@ from marshmallow import ValidationError
 
 from leadapp.schemas.fields import FormSlug
 from leadapp.schemas.operator import parse_bound
-from leadapp.services import export, retention
+from leadapp.services import export, opt_in, retention
 from leadapp.wording import plural
 
-leads_cli = AppGroup("leads", help="Export leads as CSV; erase those past retention.")
+leads_cli = AppGroup(
+    "leads", help="Export leads as CSV; erase those past retention or left unconfirmed."
+)
 
 
 class BoundType(click.ParamType):
@@ -73,7 +75,15 @@ def leads_export(start, end, form, output: str) -> None:  # type: ignore[no-unty
 
 @leads_cli.command("purge")
 def leads_purge() -> None:
-    """Erase every lead older than LEADAPP_RETENTION_DAYS (as DELETE /leads/<id> does)."""
+    """Erase every lead older than LEADAPP_RETENTION_DAYS (as DELETE /leads/<id> does).
+
+    First, whatever the retention, the double opt-in leads left unconfirmed past
+    LEADAPP_OPT_IN_DAYS (without a lead.erased webhook); a line says so when there were any.
+    """
+    expired = opt_in.expire_unconfirmed()
+    if expired:
+        window = plural(opt_in.opt_in_days(), "day")
+        click.echo(f"Erased {plural(expired, 'lead')} left unconfirmed for {window}.")
     try:
         erased = retention.purge_expired()
     except retention.RetentionNotConfigured as error:

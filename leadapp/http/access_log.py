@@ -15,6 +15,17 @@ from leadapp.http.request_id import current_request_id
 access_log = logging.getLogger("leadapp.access")
 
 
+# Routes whose path holds a secret (a double opt-in link's token): logged as their rule.
+SECRET_PATH_ARGUMENTS = frozenset({"token"})
+
+
+def _logged_path() -> str:
+    """The request's path, with a secret path argument replaced by its name (`<token>`)."""
+    if request.url_rule is not None and SECRET_PATH_ARGUMENTS & set(request.view_args or {}):
+        return request.url_rule.rule
+    return request.path
+
+
 def log_access(response: Response) -> Response:
     """Log method, path, status, duration and a pseudonym of the client address."""
     if not access_log.isEnabledFor(logging.INFO):
@@ -25,7 +36,7 @@ def log_access(response: Response) -> Response:
             {
                 "request_id": current_request_id(),
                 "method": request.method,
-                "path": request.path,
+                "path": _logged_path(),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started

@@ -64,15 +64,29 @@ def _form_page_policy(response: Response) -> tuple[str, bool] | None:
     if form is None:
         return None
     ancestors = _sources(forms.frame_origins(form))
+    return _policy(form.success_url, ancestors), bool(ancestors)
+
+
+def _policy(success_url: str | None, ancestors: list[str]) -> str:
+    """A page's CSP: its form may post to 'self' and be redirected to success_url's origin."""
     actions = ["'self'"]
-    if form.success_url:
-        parts = urlsplit(form.success_url)
+    if success_url:
+        parts = urlsplit(success_url)
         actions += _sources([f"{parts.scheme}://{parts.netloc}"])
-    policy = POLICY_BASE + (
+    return POLICY_BASE + (
         f"form-action {' '.join(actions)}; base-uri 'none'; object-src 'none'; "
         f"frame-ancestors {' '.join(ancestors) or NO_SOURCE}"
     )
-    return policy, bool(ancestors)
+
+
+def redirecting_form_policy(success_url: str | None) -> str:
+    """The CSP a view sets on a page whose form's post may be redirected to `success_url`.
+
+    Never framed. Kept by `stamp_security_headers` (a header the view set is kept); used by
+    the double opt-in's confirmation page (api/confirm.py), whose form's lead alone knows
+    the success_url.
+    """
+    return _policy(success_url, [])
 
 
 def stamp_security_headers(response: Response) -> Response:

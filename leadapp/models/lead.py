@@ -72,6 +72,8 @@ LEAD_FIELDS = (
     "last_resubmitted_at",
     "form",
     "custom_fields",
+    "opt_in_status",
+    "opt_in_confirmed_at",
 )
 BLIND_INDEX_COLUMNS = {"email": "email_bidx", "phone": "phone_bidx", "ip_address": "ip_bidx"}
 HAS_IDEMPOTENCY_KEY = text("idempotency_key_hash IS NOT NULL")

@@ -46,8 +46,7 @@ LEAD_COLUMNS = (
     "resubmissions",
     "last_resubmitted_at",
 )
-# ... then v3's: the form, and double opt-in's state. Double opt-in is a later issue: no
-# lead has a state yet, so both opt-in columns are empty for now.
+# ... then v3's: the form, and double opt-in's state (both empty for a form without it).
 FORM_COLUMNS = ("form", "opt_in_status", "opt_in_confirmed_at")
 # ... then, without `form=`, the custom values as one JSON object (with `form=<slug>`, a
 # column per custom field of that form instead).
@@ -76,7 +75,7 @@ def cells(
     `names`: the custom fields that have a column each (None: one `fields` column).
     """
     out: list[str | int] = []
-    *lead, form, token = row
+    *lead, form, opt_in_status, opt_in_confirmed_at, token = row
     # Positional: the query selects LEAD_COLUMNS in order, and this runs once per lead.
     for value, kind in zip(lead, _KINDS, strict=True):
         if value is None:
@@ -94,8 +93,12 @@ def cells(
             out.append(value)
         else:
             out.append(str(value))
-    # Slugs never start with a formula character; defused anyway, as every cell is.
-    out += [defuse(form), "", ""]
+    # Slugs and statuses never start with a formula character; defused anyway, as every cell is.
+    out += [
+        defuse(form),
+        defuse(opt_in_status or ""),
+        rfc3339(opt_in_confirmed_at) if opt_in_confirmed_at is not None else "",
+    ]
     # Most leads have no custom values: then no decryption and no JSON.
     values = json.loads(decrypt(token)) if token is not None else {}
     if names is None:
@@ -161,7 +164,7 @@ def _where(
 
 
 def _query(start: datetime | None, end: datetime | None, form: str | None) -> Select[Any]:
-    """The leads to export, oldest first, with consent text, form and custom values' token."""
+    """The leads to export, oldest first: consent text, form, opt-in, custom values' token."""
     leads = Lead.__table__
     texts = ConsentText.__table__
     # Encrypted columns are fetched as their tokens and decrypted in cells() with a keyring
@@ -175,7 +178,12 @@ def _query(start: datetime | None, end: datetime | None, form: str | None) -> Se
         else leads.c[name]
         for name in LEAD_COLUMNS
     ]
-    columns += [leads.c.form, type_coerce(leads.c.custom_fields, String)]
+    columns += [
+        leads.c.form,
+        leads.c.opt_in_status,
+        leads.c.opt_in_confirmed_at,
+        type_coerce(leads.c.custom_fields, String),
+    ]
     query = (
         select(*columns)
         .select_from(leads.outerjoin(texts, leads.c.consent_text_id == texts.c.id))

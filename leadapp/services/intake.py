@@ -78,7 +78,14 @@ def _decoy(
     attribution = attribution_columns(fields.get("attribution"), None)
     return CreatedLead(
         spam.decoy_lead(
-            shown, caller.ip, attribution, consent_out, now, form=form.slug, custom_fields=custom
+            shown,
+            caller.ip,
+            attribution,
+            consent_out,
+            now,
+            form=form.slug,
+            custom_fields=custom,
+            double_opt_in=form.double_opt_in,
         )
     )
 
@@ -172,6 +179,7 @@ def submit(body: Mapping[str, Any], caller: Caller, form: Form | None = None) ->
             form=form.slug,
             custom_fields=custom,
             ip_unique=form.one_lead_per_ip,
+            double_opt_in=form.double_opt_in,
         )
     except DuplicateLead as duplicate:
         return _conceal_or_raise(duplicate, fields, caller, form, custom)

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from leadapp.crypto import Keyring, current_keyring
@@ -28,7 +28,7 @@ from leadapp.normalize import email_match_key
 from leadapp.outbox import queue as outbox
 from leadapp.outbox.events import LEAD_ERASED
 from leadapp.schemas.form import custom_values_json
-from leadapp.services import arrival, audit, blocklist
+from leadapp.services import arrival, audit, blocklist, opt_in_links
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
@@ -72,7 +72,13 @@ _COUNT_RESUBMISSION = (
         resubmissions=_LEADS.c.resubmissions + 1,
         last_resubmitted_at=bindparam("resubmitted_at"),
     )
-    .returning(*_INDEX_COLUMNS, _LEADS.c.ip_unique)
+    .returning(
+        *_INDEX_COLUMNS,
+        _LEADS.c.ip_unique,
+        _LEADS.c.id,
+        _LEADS.c.opt_in_status,
+        _LEADS.c.opt_in_sent_at,
+    )
 )
 # Only a lead that keeps one-lead-per-IP holds its IP (the partial index uq_leads_ip_bidx).
 _IP_TAKEN = (
@@ -93,16 +99,23 @@ def _refuse_duplicate(connection: Connection, row: Mapping[str, Any]) -> Duplica
     duplicates are counted exactly; its RETURNING names the conflicts it found. An
     IP-only conflict changes nothing and is looked up only when the updated leads do not
     already show it. None when the conflicting lead has gone meanwhile (erased), so the
-    INSERT may be tried again. The caller commits before raising, so the count is kept.
+    INSERT may be tried again. The caller commits before raising, so the count is kept,
+    with the new confirmation link a pending double opt-in lead may be due (opt_in_links).
     """
+    now = utcnow()
     found = connection.execute(
         _COUNT_RESUBMISSION,
         {
             "email_match": row["email_bidx"],
             "phone_match": row["phone_bidx"],
-            "resubmitted_at": utcnow(),
+            "resubmitted_at": now,
         },
     ).all()
+    for lead in found:
+        if lead.opt_in_status == opt_in_links.PENDING and opt_in_links.resend_due(
+            lead.opt_in_sent_at, now
+        ):
+            opt_in_links.resend_link(connection, lead.id, now)
     conflicts = [
         field
         for field, column in BLIND_INDEX_COLUMNS.items()
@@ -171,15 +184,18 @@ def create_lead(
     form: str = DEFAULT_FORM,
     custom_fields: Mapping[str, Any] | None = None,
     ip_unique: bool = True,
+    double_opt_in: bool = False,
 ) -> CreatedLead:
     """Store a validated lead, or raise DuplicateLead naming every conflicting field.
 
     The unique blind-index constraints decide, so concurrent requests can't both win;
     there is no SELECT before the INSERT on the happy path. An idempotency claim is stored
     in the lead's row under its own unique index, so a request that loses to another
-    with the same key and body answers with the winner's lead.
+    with the same key and body answers with the winner's lead. A lead of a double opt-in
+    form is stored pending, with its confirmation link's hash in the same INSERT.
     """
     keyring = current_keyring()
+    link = opt_in_links.new_link() if double_opt_in else None
     row = {
         "id": uuid.uuid4(),
         "name": fields["name"],
@@ -197,6 +213,8 @@ def create_lead(
         "ip_unique": ip_unique,
         **blind_indexes(keyring, fields["email"], fields["phone"], ip_address),
     }
+    if link is not None:
+        row.update(opt_in_links.pending_columns(link, row["created_at"]))
     if consent is not None:
         row["consent_given_at"] = row["created_at"]
     # The lead as the API answers it: the 201 body.
@@ -207,7 +225,7 @@ def create_lead(
         duplicate = None
         with db.engine.begin() as connection:
             if _insert_if_new(connection, row):
-                arrival.lead_stored(connection, row)
+                arrival.lead_stored(connection, row, link)
                 return CreatedLead(lead)
             if idempotency is None:
                 duplicate = _refuse_duplicate(connection, row)
@@ -240,7 +258,7 @@ def replayed_lead(idempotency: IdempotencyClaim) -> dict[str, Any] | None:
     if row is None:
         return None
     idempotency.check_body(row.idempotency_body_hash)
-    return lead_as_created(row._mapping)
+    return lead_as_answered(row._mapping)
 
 
 def lead_ip_address(
@@ -296,19 +314,34 @@ def lead_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "last_resubmitted_at": row["last_resubmitted_at"],
         "form": row["form"],
         "fields": json.loads(row["custom_fields"]) if row["custom_fields"] else {},
-        # Double opt-in is a later issue: no lead has a confirmation state yet.
-        "opt_in": None,
+        "opt_in": _opt_in(row),
     }
 
 
+def _opt_in(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Double opt-in's state: null for a lead of a form without it."""
+    if row.get("opt_in_status") is None:
+        return None
+    return {"status": row["opt_in_status"], "confirmed_at": row["opt_in_confirmed_at"]}
+
+
 def lead_as_created(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored lead as its 201 answered it.
+    """A stored lead as its `lead.created` announced it: the 201 body, opt-in as it is now.
 
     A lead's fields never change after creation except its resubmission count, which was
-    0 then; so the body is rebuilt exactly as it was first answered (an idempotent replay,
-    every attempt of its `lead.created` webhook).
+    0 then, and its opt-in, which is confirmed at most once; a double opt-in lead is
+    announced only once confirmed, so its webhook shows it confirmed (see `lead_as_answered`
+    for the replay of its 201). Every attempt of a webhook sends the same body.
     """
     return {**lead_from_row(row), "resubmissions": 0, "last_resubmitted_at": None}
+
+
+def lead_as_answered(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored lead exactly as its 201 answered it (an idempotent replay): opt-in pending."""
+    lead = lead_as_created(row)
+    if lead["opt_in"] is not None:
+        lead["opt_in"] = {"status": opt_in_links.PENDING, "confirmed_at": None}
+    return lead
 
 
 def leads_as_created(
@@ -386,30 +419,71 @@ def get_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> dict[str, Any]:
 
 
 def erase_leads(
-    connection: Connection, actor: ApiKeyIdentity, lead_ids: Sequence[uuid.UUID], action: str
+    connection: Connection,
+    actor: ApiKeyIdentity,
+    lead_ids: Sequence[uuid.UUID],
+    action: str,
+    *,
+    where: ColumnElement[bool] | None = None,
+    announce: bool = True,
 ) -> list[uuid.UUID]:
     """Erase leads inside the caller's transaction, as DELETE /leads/<id> does.
 
     The rows go (so their blind indexes are free again, and their idempotency keys with
     them), one audit event records the ids and the count, and each erased lead gets its
     `lead.erased` webhook. Returns the ids actually erased: a lead erased meanwhile by
-    someone else is skipped, never announced twice.
+    someone else is skipped, never announced twice. `where` erases only the leads that
+    still match it; `announce=False` sends no `lead.erased` (an unconfirmed double opt-in
+    lead was never announced).
     """
     table = Lead.__table__
     if not lead_ids:
         return []
+    statement = delete(table).where(table.c.id.in_(list(lead_ids)))
+    if where is not None:
+        statement = statement.where(where)
     # RETURNING the form too: the erased lead's routing facts come from the row it had.
-    rows = connection.execute(
-        delete(table).where(table.c.id.in_(list(lead_ids))).returning(table.c.id, table.c.form)
-    ).all()
+    rows = connection.execute(statement.returning(table.c.id, table.c.form)).all()
     erased = [row.id for row in rows]
     if erased:
         count = len(erased) if action != "erase" else None
         audit.record(connection, actor, action, erased, count=count)
         outbox.cancel_for_leads(connection, erased)
-        for row in rows:
-            outbox.publish(connection, LEAD_ERASED, row.id, arrival.routing(row._mapping))
+        if announce:
+            for row in rows:
+                outbox.publish(connection, LEAD_ERASED, row.id, arrival.routing(row._mapping))
     return erased
+
+
+def erase_in_batches(
+    condition: ColumnElement[bool],
+    actor: ApiKeyIdentity,
+    action: str,
+    *,
+    batch_size: int,
+    announce: bool = True,
+) -> int:
+    """Erase every lead matching `condition`, oldest first, a transaction per batch; how many.
+
+    Each batch as `erase_leads` erases it (one audit event with its count); the DELETE
+    repeats the condition, so a lead that stopped matching meanwhile stays.
+    """
+    table = Lead.__table__
+    total = 0
+    while True:
+        with db.engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(table.c.id)
+                    .where(condition)
+                    .order_by(table.c.created_at, table.c.id)
+                    .limit(batch_size)
+                ).scalars()
+            )
+            erased = erase_leads(connection, actor, ids, action, where=condition, announce=announce)
+        total += len(erased)
+        if len(ids) < batch_size:
+            return total
 
 
 def erase_lead(api_key: ApiKeyIdentity, lead_id: uuid.UUID) -> None:

@@ -12,12 +12,10 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import select
 
-from leadapp.extensions import db
 from leadapp.models.lead import Lead
 from leadapp.services.apikeys import ApiKeyIdentity
-from leadapp.services.leads import erase_leads
+from leadapp.services.leads import erase_in_batches
 from leadapp.timeutil import utcnow
 from leadapp.wording import plural
 
@@ -49,23 +47,10 @@ def purge_expired(now: datetime | None = None, *, batch_size: int = PURGE_BATCH)
         raise RetentionNotConfigured(
             "LEADAPP_RETENTION_DAYS is not set: there is no retention period to purge by."
         )
-    before = cutoff(days, now)
     leads = Lead.__table__
-    total = 0
-    while True:
-        with db.engine.begin() as connection:
-            ids = list(
-                connection.execute(
-                    select(leads.c.id)
-                    .where(leads.c.created_at < before)
-                    .order_by(leads.c.created_at, leads.c.id)
-                    .limit(batch_size)
-                ).scalars()
-            )
-            erased = erase_leads(connection, RETENTION_ACTOR, ids, "purge")
-        total += len(erased)
-        if len(ids) < batch_size:
-            return total
+    return erase_in_batches(
+        leads.c.created_at < cutoff(days, now), RETENTION_ACTOR, "purge", batch_size=batch_size
+    )
 
 
 def purge_job(app: Flask) -> None:

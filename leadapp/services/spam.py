@@ -13,6 +13,7 @@ from leadapp.models.lead import ATTRIBUTION_FIELDS
 from leadapp.models.spam import SPAM_KINDS, SpamCount
 from leadapp.schemas.form import custom_values_json
 from leadapp.services.leads import lead_from_row
+from leadapp.services.opt_in_links import PENDING
 from leadapp.services.upsert import dialect_insert
 from leadapp.timeutil import utcnow
 
@@ -47,10 +48,12 @@ def decoy_lead(
     created_at: datetime | None = None,
     form: str = DEFAULT_FORM,
     custom_fields: Mapping[str, Any] | None = None,
+    double_opt_in: bool = False,
 ) -> dict[str, Any]:
     """A lead-shaped body with a fresh id, for an answer that must look like a success.
 
-    Built by the one builder of a stored lead's body, from a row that is never written.
+    Built by the one builder of a stored lead's body, from a row that is never written;
+    on a double opt-in form it is pending, as a new lead of that form would be.
     """
     row = {
         "id": uuid.uuid4(),
@@ -66,6 +69,8 @@ def decoy_lead(
         "last_resubmitted_at": None,
         "form": form,
         "custom_fields": custom_values_json(custom_fields) if custom_fields else None,
+        "opt_in_status": PENDING if double_opt_in else None,
+        "opt_in_confirmed_at": None,
     }
     return lead_from_row(row)
 
