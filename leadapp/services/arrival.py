@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from leadapp.outbox import queue as outbox
 from leadapp.outbox.events import LEAD_CREATED
+from leadapp.services.mail import queue_lead_mails
 
 
 def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -24,3 +25,4 @@ def routing(row: Mapping[str, Any]) -> Mapping[str, Any]:
 def lead_stored(connection: Connection, row: Mapping[str, Any]) -> None:
     """Queue what a newly stored lead (its row as inserted, plaintext) sets off."""
     outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
+    queue_lead_mails(connection, row)
