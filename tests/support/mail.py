@@ -60,13 +60,27 @@ def mail_rows(database_url: str) -> list[dict[str, Any]]:
         engine.dispose()
     # SQLite hands a raw query's UUIDs back as 32 hex digits: as text with hyphens here.
     return [
-        {
-            **row._mapping,
-            "id": str(uuid.UUID(str(row.id))),
-            "lead_id": str(uuid.UUID(str(row.lead_id))),
-        }
+        {**row._mapping, "id": _uuid_text(row.id), "lead_id": _uuid_text(row.lead_id)}
         for row in rows
     ]
+
+
+def held_notifications(database_url: str) -> list[str]:
+    """The lead ids of the notifications held past the hourly cap (no digest yet)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT lead_id FROM mails WHERE held_hour IS NOT NULL AND digest_id IS NULL")
+            ).scalars()
+            return [_uuid_text(lead_id) for lead_id in rows]
+    finally:
+        engine.dispose()
+
+
+def _uuid_text(value: object) -> str:
+    """A UUID as text with hyphens, whichever form the database gave it in."""
+    return str(uuid.UUID(str(value)))
 
 
 def put_notify_form(env: dict[str, str], slug: str, address: str) -> None:

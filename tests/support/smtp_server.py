@@ -62,6 +62,8 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Record the message (after the delay), or refuse it with the reply set."""
+        with self.server.lock:
+            self.server.started += 1
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
         with self.server.lock:
@@ -88,6 +90,8 @@ class SmtpServer:
         self.port = free_port()
         self.lock = threading.Lock()
         self.messages: list[Received] = []
+        # Messages whose DATA began (`started`) and was answered (`attempts`).
+        self.started = 0
         self.attempts = 0
         # A full SMTP reply ("451 4.3.0 Try again later") to answer DATA / RCPT with; None: accept.
         self.refuse: str | None = None

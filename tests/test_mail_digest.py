@@ -1,0 +1,111 @@
+"""The hourly cap and its digest, erasure of a lead's mail, and headers no value can break."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from leadapp.channels.mail.compose import Composer, UnsafeHeader
+from leadapp.extensions import db
+from leadapp.models.mail import Mail
+from leadapp.services.forms import Form
+from leadapp.services.mail_digest import send_digests
+from leadapp.timeutil import utcnow
+from tests.support.apps import create_api_key, put_form
+from tests.support.builders import lead_payload
+from tests.support.client import bearer
+from tests.support.forms import post
+from tests.support.mail import OWNER
+from tests.support.smtp_server import SmtpServer
+from tests.support.waiting import wait_until
+
+mails = Mail.__table__
+
+
+@pytest.fixture
+def smtp(tmp_path: Path):
+    """A plain SMTP server that accepts everything."""
+    with SmtpServer(tmp_path) as server:
+        yield server
+
+
+def _mail_rows(app: Flask) -> list:
+    """Every mails row: kind, lead id, held hour, digest id, lead ids."""
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.execute(
+            select(mails.c.kind, mails.c.lead_id, mails.c.held_hour, mails.c.lead_ids)
+        ).all()
+
+
+def test_past_the_hourly_cap_the_leads_wait_for_one_digest(
+    make_app, smtp: SmtpServer, worker_for
+) -> None:
+    app = make_app(
+        **smtp.settings(), LEADAPP_MAIL_NOTIFY_PER_HOUR=2, LEADAPP_WEBHOOK_RETRY_SECONDS=0.2
+    )
+    key = create_api_key(app)
+    put_form(app, "spring", {"title": "Spring", "notify": [OWNER], "one_lead_per_ip": False})
+    ids = []
+    for n in range(5):
+        answer = post(app, "spring", lead_payload(300 + n))
+        assert answer.status_code == 201, answer.get_json()
+        ids.append(answer.get_json()["id"])
+    held = [row for row in _mail_rows(app) if row.held_hour is not None]
+    assert sorted(str(row.lead_id) for row in held) == sorted(ids[2:])
+    # Erasing a lead takes its held notification with it: the digest lists the other two.
+    erased = app.test_client().delete(f"/leads/{ids[4]}", headers=bearer(key))
+    assert erased.status_code == 204
+    assert uuid.UUID(ids[4]) not in {row.lead_id for row in _mail_rows(app)}
+
+    with app.app_context():
+        assert send_digests() == 0, "the hour has not ended"
+
+    def digest_later(_: int) -> int:
+        with app.app_context():
+            return send_digests(utcnow() + timedelta(hours=1))
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(digest_later, range(2))) == [0, 1]
+    (digest,) = [row for row in _mail_rows(app) if row.kind == "digest"]
+    assert digest.lead_ids == ",".join(ids[2:4])
+
+    worker_for(app)
+    wait_until(lambda: len(smtp.to(OWNER)) == 3, timeout=15, what="2 notifications and a digest")
+    subjects = sorted(m.message["Subject"] for m in smtp.to(OWNER))
+    assert subjects == ["2 more new leads: Spring", "New lead: Spring", "New lead: Spring"]
+    (mail,) = [m for m in smtp.to(OWNER) if m.message["Subject"].startswith("2 more")]
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "Lead Person 302" in text and "Lead Person 303" in text
+    assert "Lead Person 300" not in text and "Lead Person 304" not in text
+    assert mail.message["Reply-To"] is None
+
+
+def test_no_header_is_built_from_a_value_with_a_line_break() -> None:
+    composer = Composer("leads@example.org", None)
+    form = Form(slug="spring", title="Spring")
+    lead = {
+        "name": "Ann",
+        "email": "ann@example.org\r\nBcc: victim@example.net",
+        "phone": "+14155550100",
+        "created_at": utcnow(),
+        "attribution": {},
+        "consent": None,
+        "fields": {},
+    }
+    with pytest.raises(UnsafeHeader):
+        composer.notification(uuid.uuid4(), "owner@example.org", lead, form)
+    with pytest.raises(UnsafeHeader):
+        composer.notification(uuid.uuid4(), "owner@example.org\nBcc: x@example.net", lead, form)
+    bad_title = Form(slug="spring", title="Spring\u2028Bcc: x@example.net")
+    with pytest.raises(UnsafeHeader):
+        composer.notification(
+            uuid.uuid4(), "owner@example.org", {**lead, "email": "a@b.org"}, bad_title
+        )
+    with pytest.raises(UnsafeHeader):
+        Composer("leads@example.org\nBcc: x@example.net", None)
