@@ -136,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
     from leadapp.api import challenge, form_settings, hosted, leads, operator, ops, pages
     from leadapp.api import forms as forms_api
+    from leadapp.api import mail as mail_api
     from leadapp.api import webhooks as webhooks_api
 
     app.register_blueprint(leads.bp)
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(operator.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_api.bp)
+    app.register_blueprint(mail_api.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -109,3 +109,24 @@ def test_no_header_is_built_from_a_value_with_a_line_break() -> None:
         )
     with pytest.raises(UnsafeHeader):
         Composer("leads@example.org\nBcc: x@example.net", None)
+
+
+def test_the_mail_deliveries_api_lists_state_never_a_recipient(make_app) -> None:
+    app = make_app(LEADAPP_SMTP_URL="smtp://127.0.0.1:9", LEADAPP_MAIL_FROM="leads@example.org")
+    key = create_api_key(app)
+    put_form(app, "spring", {"notify": [OWNER], "autoresponder": {"subject": "S", "body": "B"}})
+    lead = post(app, "spring", lead_payload(400)).get_json()
+    # Nothing for a honeypot hit or a duplicate: they never store a lead.
+    assert post(app, "spring", lead_payload(401, website="x"), ip="203.0.113.10").status_code == 201
+    assert post(app, "spring", lead_payload(400), ip="203.0.113.11").status_code == 409
+    client = app.test_client()
+    answer = client.get("/mail/deliveries?status=pending", headers=bearer(key))
+    assert answer.status_code == 200
+    items = answer.get_json()["items"]
+    assert sorted(item["kind"] for item in items) == ["autoresponse", "notification"]
+    assert {item["lead_id"] for item in items} == {lead["id"]}
+    assert OWNER not in answer.get_data(as_text=True)
+    assert lead["email"] not in answer.get_data(as_text=True)
+    assert client.get("/mail/deliveries").status_code == 401
+    bad = client.get("/mail/deliveries?status=lost", headers=bearer(key))
+    assert bad.status_code == 422 and "status" in bad.get_json()["errors"]
