@@ -8,17 +8,17 @@ the recipient's blind index, never by the address.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, delete, exists, select
+from sqlalchemy import Connection, Table, bindparam, delete, exists, select
 
 from leadapp.models.mail import AUTORESPONSE, NOTIFICATION, Mail, MailCount
 from leadapp.services.forms import Form, get_form
 from leadapp.services.mail_queue import queue_mail, recipient_index
-from leadapp.services.upsert import dialect_insert
+from leadapp.services.upsert import INSERTS
 from leadapp.timeutil import as_utc, utcnow
 
 AUTORESPONSE_WINDOW = timedelta(hours=24)
@@ -34,20 +34,37 @@ def hour_start(moment: datetime) -> datetime:
     return as_utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
+def _count_statement(insert: Callable[[Table], Any]) -> Any:
+    """INSERT a count of 1 or add 1 to it, RETURNING the count, in one dialect."""
+    return (
+        insert(_COUNTS)
+        .values(
+            recipient_bidx=bindparam("bidx"),
+            kind=bindparam("kind"),
+            window_start=bindparam("window_start"),
+            count=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["recipient_bidx", "kind", "window_start"],
+            set_={"count": _COUNTS.c.count + 1},
+        )
+        .returning(_COUNTS.c.count)
+    )
+
+
+# Built once per dialect: composing the statement on every stored lead costs more than running it.
+_COUNT = {name: _count_statement(insert) for name, insert in INSERTS.items()}
+
+
 def count_mail(connection: Connection, bidx: bytes, kind: str, window_start: datetime) -> int:
     """Add one to the address's count of `kind` in the window; the count after it.
 
     One INSERT … ON CONFLICT DO UPDATE … RETURNING: concurrent transactions each get their
     own number, and on PostgreSQL the row stays locked by the first until it commits.
     """
-    statement = dialect_insert(_COUNTS).values(
-        recipient_bidx=bidx, kind=kind, window_start=window_start, count=1
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["recipient_bidx", "kind", "window_start"],
-        set_={"count": _COUNTS.c.count + 1},
-    ).returning(_COUNTS.c.count)
-    return int(connection.execute(statement).scalar_one())
+    statement = _COUNT[connection.dialect.name]
+    params = {"bidx": bidx, "kind": kind, "window_start": window_start}
+    return int(connection.execute(statement, params).scalar_one())
 
 
 def _autoresponse_allowed(connection: Connection, bidx: bytes, now: datetime) -> bool:
