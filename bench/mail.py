@@ -30,7 +30,10 @@ from tests.support.processes import REPO_ROOT, flask_command, stop_process
 from tests.support.waiting import free_port, wait_until
 
 MAIL_INTAKE = "sqlite+mail notify worker@1"
-CONFIGURATIONS = (MAIL_INTAKE,)
+# The same intake with no worker at all (the mails only queued): what queueing costs the
+# server, without a second process writing to the SQLite file.
+MAIL_QUEUED = "sqlite+mail notify, queued only"
+CONFIGURATIONS = (MAIL_INTAKE, MAIL_QUEUED)
 OWNER = "owner@bench.example"
 TARGET_MAILS_PER_S = 200.0
 TARGET_INTAKE_SHARE = 0.90
@@ -222,3 +225,6 @@ def print_report(summary: Mapping[str, Mapping[str, Any]], measured: Mapping[str
     share = intake_share(summary)
     if share is not None:
         print(f"Mail: intake with one notify address, worker outside: {share:.0%} of plain intake")
+    if MAIL_QUEUED in summary and PLAIN in summary:
+        queued = summary[MAIL_QUEUED]["requests_per_s"] / summary[PLAIN]["requests_per_s"]
+        print(f"Mail: the same, mails only queued (no worker): {queued:.0%} of plain intake")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from leadapp.channels.mail.compose import Composer, UnsafeHeader
 from leadapp.extensions import db
 from leadapp.models.mail import Mail
+from leadapp.models.outbox import OutboxMessage
 from leadapp.services.forms import Form
 from leadapp.services.mail_digest import send_digests
 from leadapp.timeutil import utcnow
@@ -130,3 +131,31 @@ def test_the_mail_deliveries_api_lists_state_never_a_recipient(make_app) -> None
     assert client.get("/mail/deliveries").status_code == 401
     bad = client.get("/mail/deliveries?status=lost", headers=bearer(key))
     assert bad.status_code == 422 and "status" in bad.get_json()["errors"]
+
+
+def test_a_slow_smtp_server_times_out_and_the_mail_is_sent_later(
+    make_app, smtp: SmtpServer, worker_for
+) -> None:
+    app = make_app(**smtp.settings(), LEADAPP_WEBHOOK_TIMEOUT=1, LEADAPP_WEBHOOK_RETRY_SECONDS=0.2)
+    put_form(app, "slow", {"notify": [OWNER]})
+    smtp.delay = 2.5
+    assert post(app, "slow", lead_payload(500)).status_code == 201
+    worker_for(app)
+    outbox = OutboxMessage.__table__
+
+    def first_attempt():
+        with app.app_context(), db.engine.connect() as connection:
+            return connection.execute(
+                select(outbox.c.status, outbox.c.last_error).where(outbox.c.attempts >= 1)
+            ).first()
+
+    failed = wait_until(first_attempt, timeout=10, what="the attempt to time out")
+    assert failed.last_error == "timed out after 1 s"
+    smtp.delay = 0.0
+    wait_until(
+        lambda: (row := first_attempt()) is not None and row.status == "delivered",
+        timeout=15,
+        what="the mail to be sent",
+    )
+    # The server may have kept the first copy after the client gave up: one Message-ID still.
+    assert len({m.message["Message-ID"] for m in smtp.received()}) == 1

@@ -97,6 +97,10 @@ def _wire(envelope: Envelope) -> tuple[str, str, bytes, list[str]]:
     return sender, recipient, envelope.message.as_bytes(policy=policy.SMTPUTF8), ["SMTPUTF8"]
 
 
+class _Stale(Exception):
+    """The kept session was found closed at the first command of a mail: safe to send again."""
+
+
 class SmtpSender:
     """One delivery thread's SMTP session, kept open between messages and batches."""
 
@@ -116,10 +120,17 @@ class SmtpSender:
                 if self.session is None:
                     self.session = self.server.connect()
                 return self._transaction(self.session, envelope)
-            except smtplib.SMTPServerDisconnected:
+            except _Stale:
+                # The server closed the kept session while it was idle: nothing was sent.
                 self.close()
                 if not reused:
                     return Outcome(None, "connection closed by the SMTP server")
+            except smtplib.SMTPServerDisconnected as error:
+                self.close()
+                # smtplib reports a read that timed out as a disconnection.
+                if isinstance(error.__context__, TimeoutError):
+                    return Outcome(None, f"timed out after {self.server.timeout:g} s")
+                return Outcome(None, "connection closed by the SMTP server")
             except smtplib.SMTPResponseException as error:
                 # Refused at the greeting, STARTTLS or login: the session is of no use.
                 self.close()
@@ -145,12 +156,17 @@ class SmtpSender:
             except (OSError, smtplib.SMTPException) as error:
                 self.close()
                 return Outcome(None, f"connection error ({type(error).__name__})")
-        return Outcome(None, "connection closed by the SMTP server")  # not reached
+        return Outcome(None, "connection closed by the SMTP server")
 
     def _transaction(self, session: smtplib.SMTP, envelope: Envelope) -> Outcome:
         """MAIL, RCPT, DATA on an open session; a refusal resets it for the next mail."""
         sender, recipient, data, options = _wire(envelope)
-        code, text = session.mail(sender, options)
+        try:
+            code, text = session.mail(sender, options)
+        except smtplib.SMTPServerDisconnected as error:
+            if isinstance(error.__context__, TimeoutError):
+                raise
+            raise _Stale from error
         if code != 250:
             session.rset()
             return smtp_outcome(code, text, "sender refused")
