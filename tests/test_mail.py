@@ -226,3 +226,23 @@ def test_mail_test_says_what_went_wrong_in_one_line(
     assert (down.returncode, down.stderr.strip()) == (1, "Error: Not sent: connection refused.")
     unset = {k: v for k, v in env.items() if k != "LEADAPP_SMTP_URL"}
     assert flask_command(unset, "mail", "test", "a@example.org", check=False).returncode == 1
+
+
+def test_login_after_starttls_with_the_urls_user_and_password(
+    tmp_path: Path, test_keys: dict[str, str]
+) -> None:
+    with SmtpServer(tmp_path, "starttls", login=("leads@example.org", "p@ss:word")) as smtp:
+        env = mail_environment(tmp_path, test_keys, smtp)
+        url = f"smtp+starttls://leads%40example.org:p%40ss%3Aword@127.0.0.1:{smtp.port}"
+        sent = flask_command({**env, "LEADAPP_SMTP_URL": url}, "mail", "test", "a@example.org")
+        assert sent.stdout.strip() == "Sent: the SMTP server answered 250."
+        wrong = url.replace("p%40ss", "guess")
+        refused = flask_command(
+            {**env, "LEADAPP_SMTP_URL": wrong}, "mail", "test", "a@example.org", check=False
+        )
+        anonymous = flask_command(env, "mail", "test", "a@example.org", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "Error: Not sent: SMTP 535 5.7.8 (connect)."
+    assert "guess" not in refused.stderr + refused.stdout
+    assert anonymous.returncode == 1 and "SMTP 530" in anonymous.stderr
+    assert len(smtp.received()) == 1

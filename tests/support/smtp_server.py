@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.support.certificates import self_signed
 from tests.support.waiting import free_port
@@ -85,8 +85,12 @@ class _Handler:
 class SmtpServer:
     """aiosmtpd on a loopback port of its own: `mode` plain, `starttls` or `smtps`."""
 
-    def __init__(self, tmp_path: Path, mode: str = "plain") -> None:
+    def __init__(
+        self, tmp_path: Path, mode: str = "plain", login: tuple[str, str] | None = None
+    ) -> None:
         self.mode = mode
+        # With a (user, password), every mail needs AUTH with them (after STARTTLS).
+        self.login = login
         self.port = free_port()
         self.lock = threading.Lock()
         self.messages: list[Received] = []
@@ -125,11 +129,22 @@ class SmtpServer:
             options["ssl_context"] = self._tls
         elif self.mode == "starttls":
             options = {"tls_context": self._tls, "require_starttls": True}
+        if self.login is not None:
+            options.update(auth_required=True, authenticator=self._authenticate)
         self._controller = Controller(
             _Handler(self), hostname=LOOPBACK, port=self.port, ready_timeout=10, **options
         )
         self._controller.start()
         return self
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """AUTH succeeds only with the login this server was given."""
+        if not isinstance(data, LoginPassword) or self.login is None:
+            return AuthResult(success=False, handled=False)
+        given = (data.login.decode(), data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)
 
     def stop(self) -> None:
         """Stop listening and drop every connection (the server is down)."""
