@@ -1,4 +1,4 @@
-"""The hourly cap and its digest, erasure of a lead's mail, and headers no value can break."""
+"""Mail in one process: cap and digest, erasure, headers, the API, a slow server, rotation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import select
 
@@ -159,3 +160,19 @@ def test_a_slow_smtp_server_times_out_and_the_mail_is_sent_later(
     )
     # The server may have kept the first copy after the client gave up: one Message-ID still.
     assert len({m.message["Message-ID"] for m in smtp.received()}) == 1
+
+
+def test_queued_mail_is_sent_after_rotation_with_the_old_key_dropped(
+    make_app, smtp: SmtpServer, worker_for
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = make_app(**smtp.settings(), LEADAPP_ENCRYPTION_KEYS=[old])
+    put_form(before, "spring", {"title": "Spring", "notify": [OWNER]})
+    assert post(before, "spring", lead_payload(600)).status_code == 201
+    during = make_app(**smtp.settings(), LEADAPP_ENCRYPTION_KEYS=[new, old])
+    rotated = during.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    after = make_app(**smtp.settings(), LEADAPP_ENCRYPTION_KEYS=[new])
+    worker_for(after)
+    (mail,) = wait_until(lambda: smtp.to(OWNER), timeout=15, what="the notification")
+    assert "Lead Person 600" in mail.message.get_body(("plain",)).get_content()
