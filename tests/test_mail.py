@@ -224,6 +224,8 @@ def test_mail_test_says_what_went_wrong_in_one_line(
     smtp.stop()
     down = flask_command(env, "mail", "test", "nobody@example.org", check=False)
     assert (down.returncode, down.stderr.strip()) == (1, "Error: Not sent: connection refused.")
+    bad = flask_command(env, "mail", "test", "nobody@example.org\nBcc: x@example.net", check=False)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     unset = {k: v for k, v in env.items() if k != "LEADAPP_SMTP_URL"}
     assert flask_command(unset, "mail", "test", "a@example.org", check=False).returncode == 1
 

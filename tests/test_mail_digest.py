@@ -16,8 +16,10 @@ from leadapp.channels.mail.compose import Composer, UnsafeHeader
 from leadapp.extensions import db
 from leadapp.models.mail import Mail
 from leadapp.models.outbox import OutboxMessage
+from leadapp.outbox.worker import PERIODIC_EXTENSION
 from leadapp.services.forms import Form
-from leadapp.services.mail_digest import send_digests
+from leadapp.services.mail_digest import digest_job, send_digests
+from leadapp.services.retention import purge_job
 from leadapp.timeutil import utcnow
 from tests.support.apps import create_api_key, put_form
 from tests.support.builders import lead_payload
@@ -86,6 +88,11 @@ def test_past_the_hourly_cap_the_leads_wait_for_one_digest(
     assert "Lead Person 302" in text and "Lead Person 303" in text
     assert "Lead Person 300" not in text and "Lead Person 304" not in text
     assert mail.message["Reply-To"] is None
+
+
+def test_every_worker_makes_the_digests_every_minute(make_app) -> None:
+    periods = make_app().extensions[PERIODIC_EXTENSION]
+    assert periods[digest_job] == 60.0 and periods[purge_job] == 3600.0
 
 
 def test_no_header_is_built_from_a_value_with_a_line_break() -> None:

@@ -12,6 +12,7 @@ from leadapp.channels.mail import deliveries as service
 from leadapp.channels.mail.channel import configured, mail_channel_for
 from leadapp.cli.tables import echo_table, when
 from leadapp.models.outbox import DELIVERED, FAILED, PENDING
+from leadapp.normalize import normalize_email_lookup
 from leadapp.wording import plural
 
 mail_cli = AppGroup("mail", help="Mail: a test mail, the deliveries, retries.")
@@ -23,12 +24,14 @@ def mail_test(address: str) -> None:
     """Send one test mail to ADDRESS now; print the SMTP server's answer or the error."""
     if not configured(current_app.config):
         raise click.ClickException("LEADAPP_SMTP_URL is not set: there is no server to send to.")
-    if "\n" in address or "\r" in address or "@" not in address:
-        raise click.ClickException(f"{address!r} is not an email address.")
+    try:
+        recipient = normalize_email_lookup(address.strip())
+    except ValueError as error:
+        raise click.ClickException(f"{address!r} is not an email address: {error}") from None
     channel = mail_channel_for()
     sender = channel.transport().sender()
     try:
-        outcome = sender.send_envelope(channel.composer.test(address.strip()))
+        outcome = sender.send_envelope(channel.composer.test(recipient))
     finally:
         sender.close()
     if outcome.delivered:
