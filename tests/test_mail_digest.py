@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -18,6 +19,7 @@ from leadapp.models.mail import Mail
 from leadapp.models.outbox import OutboxMessage
 from leadapp.outbox.worker import PERIODIC_EXTENSION
 from leadapp.services.forms import Form
+from leadapp.services.mail import autoresponse_allowed
 from leadapp.services.mail_digest import digest_job, send_digests
 from leadapp.services.retention import purge_job
 from leadapp.timeutil import utcnow
@@ -183,3 +185,24 @@ def test_queued_mail_is_sent_after_rotation_with_the_old_key_dropped(
     worker_for(after)
     (mail,) = wait_until(lambda: smtp.to(OWNER), timeout=15, what="the notification")
     assert "Lead Person 600" in mail.message.get_body(("plain",)).get_content()
+
+
+def test_one_autoresponse_per_address_per_day_even_at_once(make_app) -> None:
+    app = make_app()
+    bidx = uuid.uuid4().bytes * 2
+    now = utcnow()
+    start = threading.Barrier(8)
+
+    def attempt(n: int) -> bool:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(select(1))  # connected before the race starts
+            start.wait()
+            # Each lead a moment apart, as they arrive.
+            return autoresponse_allowed(connection, bidx, now + timedelta(microseconds=n))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(attempt, range(8))) == [False] * 7 + [True]
+    with app.app_context(), db.engine.begin() as connection:
+        assert not autoresponse_allowed(connection, bidx, now + timedelta(hours=23))
+    with app.app_context(), db.engine.begin() as connection:
+        assert autoresponse_allowed(connection, bidx, now + timedelta(hours=24, seconds=1))

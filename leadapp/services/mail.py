@@ -67,7 +67,7 @@ def count_mail(connection: Connection, bidx: bytes, kind: str, window_start: dat
     return int(connection.execute(statement, params).scalar_one())
 
 
-def _autoresponse_allowed(connection: Connection, bidx: bytes, now: datetime) -> bool:
+def autoresponse_allowed(connection: Connection, bidx: bytes, now: datetime) -> bool:
     """Whether the address may get an autoresponse now (none in the last 24 hours); if so, count it.
 
     The lock row, upserted first, serializes every transaction for this address until it
@@ -109,7 +109,7 @@ def queue_lead_mails(connection: Connection, row: Mapping[str, Any]) -> int:
         held = hour if count > cap else None
         queue_mail(connection, NOTIFICATION, form.slug, row["id"], address, held_hour=held)
         written += 1
-    if form.autoresponder and _autoresponse_allowed(connection, recipient_index(row["email"]), now):
+    if form.autoresponder and autoresponse_allowed(connection, recipient_index(row["email"]), now):
         queue_mail(connection, AUTORESPONSE, form.slug, row["id"], row["email"])
         written += 1
     return written
