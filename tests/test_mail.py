@@ -20,7 +20,7 @@ from tests.support.mail import (
 )
 from tests.support.processes import flask_command
 from tests.support.servers import LeadAppServer, WorkerProcess
-from tests.support.smtp_server import SmtpServer
+from tests.support.smtp_server import SmtpServer, trickling_server
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow]
@@ -248,3 +248,19 @@ def test_login_after_starttls_with_the_urls_user_and_password(
     assert "guess" not in refused.stderr + refused.stdout
     assert anonymous.returncode == 1 and "SMTP 530" in anonymous.stderr
     assert len(smtp.received()) == 1
+
+
+def test_a_server_that_trickles_is_cut_at_the_timeout(
+    tmp_path: Path, test_keys: dict[str, str], smtp: SmtpServer
+) -> None:
+    env = mail_environment(tmp_path, test_keys, smtp, LEADAPP_WEBHOOK_TIMEOUT="1")
+    with trickling_server() as port:
+        started = time.monotonic()
+        url = f"smtp://127.0.0.1:{port}"
+        cut = flask_command(
+            {**env, "LEADAPP_SMTP_URL": url}, "mail", "test", "a@example.org", check=False
+        )
+        # The command's own start-up comes on top of the attempt's 1 s.
+        took = time.monotonic() - started
+    assert (cut.returncode, cut.stderr.strip()) == (1, "Error: Not sent: timed out after 1 s.")
+    assert took < 10

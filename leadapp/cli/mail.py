@@ -29,11 +29,13 @@ def mail_test(address: str) -> None:
     except ValueError as error:
         raise click.ClickException(f"{address!r} is not an email address: {error}") from None
     channel = mail_channel_for()
-    sender = channel.transport().sender()
+    transport = channel.transport()
+    sender = transport.sender()
     try:
         outcome = sender.send_envelope(channel.composer.test(recipient))
     finally:
         sender.close()
+        transport.stop()
     if outcome.delivered:
         click.echo(f"Sent: the SMTP server answered {outcome.status}.")
         return

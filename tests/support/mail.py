@@ -36,13 +36,13 @@ def mail_environment(
         "LEADAPP_WEBHOOK_RETRY_SECONDS": "0.2",
         "LEADAPP_WEBHOOK_TIMEOUT": "5",
         "LEADAPP_PUBLIC_URL": PUBLIC_URL,
+        **settings,
     }
-    with_smtp = leadapp_environment(
-        keys, database, **base, **(smtp or SmtpServer(tmp_path)).settings(), **settings
-    )
+    mail = (smtp or SmtpServer(tmp_path)).settings()
+    with_smtp = leadapp_environment(keys, database, **{**base, **mail})
     flask_command(with_smtp, "db", "upgrade")
     flask_command(with_smtp, "forms", "put", "spring", "--file", "-", input=json.dumps(SPRING))
-    return with_smtp if smtp else leadapp_environment(keys, database, **base, **settings)
+    return with_smtp if smtp else leadapp_environment(keys, database, **base)
 
 
 def mail_rows(database_url: str) -> list[dict[str, Any]]:

@@ -8,10 +8,14 @@ self-signed certificate made here, which LeadApp trusts through LEADAPP_SMTP_CA_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
+import socket
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -166,3 +170,30 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def trickling_server(interval: float = 0.3) -> Iterator[int]:
+    """A port whose server greets without end, one `220-` line every `interval` seconds.
+
+    Every read gets a byte well within any socket timeout, so only a deadline for the whole
+    attempt ends it.
+    """
+    listener = socket.create_server((LOOPBACK, 0))
+    stopping = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = listener.accept()
+            with connection:
+                while not stopping.wait(interval):
+                    connection.sendall(b"220-still greeting\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stopping.set()
+        listener.close()
+        thread.join(timeout=5)

@@ -13,11 +13,13 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from email import policy
 from urllib.parse import unquote, urlsplit
 
 from leadapp.channels.mail.compose import Envelope
+from leadapp.channels.webhook.transport import DeadlineWatcher
 from leadapp.outbox.channel import Message, Outcome
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -55,25 +57,28 @@ class SmtpServer:
         """Certificate and host name verified, by the system store or the CA file given."""
         return ssl.create_default_context(cafile=self.ca_file)
 
-    def connect(self) -> smtplib.SMTP:
-        """A connected, greeted (and secured, and logged-in) SMTP session."""
+    def session(self) -> smtplib.SMTP:
+        """A session object, not yet connected (so its socket can be cut while it greets)."""
         if self.scheme == "smtps":
             session: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=self.tls_context()
+                timeout=self.timeout, context=self.tls_context()
             )
         else:
-            session = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        try:
-            session.ehlo()
-            if self.scheme == "smtp+starttls":
-                session.starttls(context=self.tls_context())
-                session.ehlo()
-            if self.user is not None:
-                session.login(self.user, self.password or "")
-        except BaseException:
-            session.close()
-            raise
+            session = smtplib.SMTP(timeout=self.timeout)
+        # The name TLS checks the certificate against; smtplib sets it only when the
+        # constructor connects, which would read the greeting before the deadline can watch.
+        session._host = self.host  # type: ignore[attr-defined]
         return session
+
+    def open(self, session: smtplib.SMTP) -> None:
+        """Connect `session`, be greeted, secure it (STARTTLS) and log in as configured."""
+        session.connect(self.host, self.port)
+        session.ehlo()
+        if self.scheme == "smtp+starttls":
+            session.starttls(context=self.tls_context())
+            session.ehlo()
+        if self.user is not None:
+            session.login(self.user, self.password or "")
 
 
 def smtp_outcome(code: int, text: bytes, what: str) -> Outcome:
@@ -104,9 +109,15 @@ class _Stale(Exception):
 class SmtpSender:
     """One delivery thread's SMTP session, kept open between messages and batches."""
 
-    def __init__(self, server: SmtpServer) -> None:
+    def __init__(self, server: SmtpServer, watcher: DeadlineWatcher) -> None:
         self.server = server
+        self.watcher = watcher
         self.session: smtplib.SMTP | None = None
+
+    @property
+    def sock(self) -> socket.socket | None:
+        """The current session's socket, which the deadline watcher shuts down when due."""
+        return getattr(self.session, "sock", None)
 
     def send(self, message: Message) -> Outcome:
         """Send one mail once; a kept session the server closed meanwhile is reopened once."""
@@ -114,11 +125,29 @@ class SmtpSender:
         return self.send_envelope(envelope)
 
     def send_envelope(self, envelope: Envelope) -> Outcome:
-        """Send an envelope once (what `send` and `mail test` do)."""
+        """Send an envelope once (what `send` and `mail test` do), connect to last reply.
+
+        Within LEADAPP_WEBHOOK_TIMEOUT in all: a socket timeout restarts with every byte, so
+        a server that trickles is cut by the deadline watcher.
+        """
+        deadline = time.monotonic() + self.server.timeout
+        token = self.watcher.watch(deadline, self)  # type: ignore[arg-type]
+        try:
+            outcome = self._attempt(envelope)
+        finally:
+            self.watcher.release(token)
+        if not outcome.delivered and time.monotonic() >= deadline:
+            self.close()
+            return Outcome(None, f"timed out after {self.server.timeout:g} s")
+        return outcome
+
+    def _attempt(self, envelope: Envelope) -> Outcome:
+        """One attempt: on the kept session, or a new one (also when the kept one was stale)."""
         for reused in (self.session is not None, False):
             try:
                 if self.session is None:
-                    self.session = self.server.connect()
+                    self.session = self.server.session()
+                    self.server.open(self.session)
                 return self._transaction(self.session, envelope)
             except _Stale:
                 # The server closed the kept session while it was idle: nothing was sent.
@@ -197,14 +226,17 @@ def _as_bytes(value: bytes | str) -> bytes:
 
 
 class SmtpTransport:
-    """One worker's means of sending mail: a kept-alive session per delivery thread."""
+    """One worker's means of sending mail: a kept-alive session per delivery thread, and one
+    thread that enforces every attempt's deadline."""
 
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
+        self.watcher = DeadlineWatcher()
 
     def sender(self) -> SmtpSender:
         """A sender for one delivery thread."""
-        return SmtpSender(self.server)
+        return SmtpSender(self.server, self.watcher)
 
     def stop(self) -> None:
-        """Nothing shared between the senders."""
+        """Stop the deadline thread."""
+        self.watcher.stop()
