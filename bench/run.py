@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import hosted, profile, report, v2
+from bench import hosted, mail, profile, report, v2
 from bench.export import analyze, format_result, measure_operator_reads
 from bench.fill import fill_in_process
 from bench.measure import CEILING, SERVER_MODULES, LeadNumbers, log, measure_post, run_line
@@ -87,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="skip the CSV export and GET /stats measurement at scale (bench/export.py)",
     )
     v2.add_arguments(parser)
+    mail.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -132,6 +133,8 @@ class Bench:
         """One measured run of a configuration on a fresh server (and fresh database)."""
         if name in v2.CONFIGURATIONS:
             return v2.run_configuration(self, name)
+        if name in mail.CONFIGURATIONS:
+            return mail.run_configuration(self, name)
         numbers = LeadNumbers(self.args.wrk_threads)
         if name == CEILING:
             with self.server(SERVER_MODULES[CEILING], dict(os.environ)) as server:
@@ -264,6 +267,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
     if not args.no_ablations:
         configurations += list(ABLATIONS)
     configurations += v2.configurations(args)
+    configurations += mail.configurations(args)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configurations}
     for index in range(args.runs):
         for name in round_order(configurations, index):
@@ -297,6 +301,7 @@ def measure_everything(bench: Bench) -> dict[str, Any]:
         "scale": scale,
         "v2": v2.measure_webhooks(bench),
         "hosted": hosted.measure(bench.dir),
+        "mail": mail.measure(bench),
     }
 
 
@@ -365,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     measured["v2"] = v2.summary_json(summary, runs, measured["v2"])
     targets = check_targets(summary, scale, scale_label(args.scale))
     targets.update(v2.check_targets(summary, measured["v2"]))
+    targets.update(mail.check_targets(summary, measured["mail"]))
     elapsed = time.monotonic() - started
     v2.print_report(summary, measured["v2"])
     print(hosted.format_result(measured["hosted"]))
     targets["hosted form-encoded within 10 % of JSON"] = measured["hosted"]["within_10_percent"]
+    mail.print_report(summary, measured["mail"])
     print_report(args, summary, scale, bench.skipped, targets)
 
     results = {

@@ -112,27 +112,32 @@ def _register_database(app: Flask) -> None:
 
 
 def _register_outbox(app: Flask) -> None:
-    """The outbox's channels: where every lead event goes (a mail channel would join here)."""
+    """The outbox's channels: webhooks, and mail while LEADAPP_SMTP_URL is set (else it waits)."""
+    from leadapp.channels.mail.channel import MailChannel, configured
     from leadapp.channels.webhook.channel import WebhookChannel
     from leadapp.outbox.channel import register_channel
 
     register_channel(app, WebhookChannel.from_config(app.config))
+    if configured(app.config):
+        register_channel(app, MailChannel.from_config(app.config))
 
 
 def _register_jobs(app: Flask) -> None:
-    """The periodic jobs every outbox worker of the app runs (at its start, then hourly)."""
+    """The periodic jobs every outbox worker of the app runs (at its start, then each period)."""
     from leadapp.outbox.worker import register_periodic
-    from leadapp.services import idempotency, opt_in, retention
+    from leadapp.services import idempotency, mail_digest, opt_in, retention
 
     register_periodic(app, retention.purge_job)
     register_periodic(app, idempotency.sweep_job)
     register_periodic(app, opt_in.expiry_job)
+    register_periodic(app, mail_digest.digest_job, every=mail_digest.DIGEST_EVERY_SECONDS)
 
 
 def _register_blueprints(app: Flask) -> None:
     """Mount the API and the pages."""
     from leadapp.api import challenge, confirm, form_settings, hosted, leads, operator, ops, pages
     from leadapp.api import forms as forms_api
+    from leadapp.api import mail as mail_api
     from leadapp.api import webhooks as webhooks_api
 
     app.register_blueprint(leads.bp)
@@ -145,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(confirm.bp)
+    app.register_blueprint(mail_api.bp)
 
 
 def _register_cli(app: Flask) -> None:

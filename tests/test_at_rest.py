@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from leadapp.extensions import db
-from tests.support.apps import build_app, create_api_key, dispose_app
+from tests.support.apps import build_app, create_api_key, dispose_app, put_form
 from tests.support.builders import lead_payload
 from tests.support.client import bearer, post_lead
 from tests.support.postgres import empty_tables
@@ -78,8 +78,18 @@ def encodings(form: str) -> list[bytes]:
     return [form.encode("utf-8"), form.encode("utf-16-le")]
 
 
+# Mail settings, so the default form can notify and answer: each lead then queues mail
+# rows holding its email as a recipient, which must be encrypted too (no mail is sent here).
+MAIL = {"LEADAPP_SMTP_URL": "smtp://127.0.0.1:9", "LEADAPP_MAIL_FROM": "leads@example.org"}
+
+
 def create_distinctive_leads(app: Flask) -> None:
-    """Post the distinctive leads through the API (anonymous, from their IPs)."""
+    """Post the distinctive leads through the API (anonymous, from their IPs), each mailed."""
+    put_form(
+        app,
+        "default",
+        {"notify": ["owner@example.org"], "autoresponder": {"subject": "Hi", "body": "Thanks"}},
+    )
     client = app.test_client()
     for lead in DISTINCTIVE:
         body = {key: lead[key] for key in ("name", "email", "phone", "attribution")}
@@ -91,7 +101,7 @@ def create_distinctive_leads(app: Flask) -> None:
 
 def test_sqlite_file_and_wal_hold_no_plaintext(tmp_path: Path) -> None:
     path = tmp_path / "at-rest.sqlite3"
-    app = build_app(f"sqlite:///{path}", TESTING=False)
+    app = build_app(f"sqlite:///{path}", TESTING=False, **MAIL)
     create_distinctive_leads(app)
     files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     assert path.with_name(path.name + "-wal").exists(), "WAL mode should be on"
@@ -104,11 +114,13 @@ def test_sqlite_file_and_wal_hold_no_plaintext(tmp_path: Path) -> None:
 
 
 def test_no_column_of_any_row_holds_plaintext(make_app) -> None:
-    app = make_app()
+    app = make_app(**MAIL)
     create_distinctive_leads(app)
     with app.app_context():
         rows = db.session.execute(text("SELECT * FROM leads")).all()
-    dumped = repr(rows)
+        mails = db.session.execute(text("SELECT * FROM mails")).all()
+    assert len(mails) == 2 * len(DISTINCTIVE)
+    dumped = repr(rows) + repr(mails)
     assert len(rows) == len(DISTINCTIVE)
     for lead in DISTINCTIVE:
         for form in plaintext_forms(lead):
@@ -122,7 +134,7 @@ def test_pg_dump_holds_no_plaintext(postgres_schema: str) -> None:
     pg_dump = Path(bindir) / "pg_dump"
     if not os.access(pg_dump, os.X_OK):
         require_service("pg_dump", f"{pg_dump} is not executable")
-    app = build_app(database_url)
+    app = build_app(database_url, **MAIL)
     create_distinctive_leads(app)
     dispose_app(app)
     dump = subprocess.run(

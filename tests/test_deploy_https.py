@@ -16,8 +16,6 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, expect, fill_form
 from tests.support.builders import phone_for
+from tests.support.certificates import self_signed
 from tests.support.client import http_request
 from tests.support.deployment import served
 from tests.support.processes import REPO_ROOT
@@ -38,44 +37,6 @@ pytestmark = pytest.mark.slow
 DEPLOY = REPO_ROOT / "deploy"
 HOST = "leads.example.com"
 UNITS = ("leadapp.service", "leadapp-worker.service")
-
-
-def self_signed(base: Path) -> tuple[Path, Path]:
-    """A certificate for HOST and 127.0.0.1 with its key, as PEM files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(HOST), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = base / "cert.pem", base / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def https_site_for_test(
@@ -128,7 +89,7 @@ def https_site(tmp_path: Path, test_keys: dict[str, str]) -> Iterator[HttpsSite]
     with served(tmp_path, test_keys, **settings) as (server,):
         base = tmp_path / "nginx"
         base.mkdir()
-        cert, key = self_signed(base)
+        cert, key = self_signed(base, HOST)
         http_port, https_port = free_port(), free_port()
         text = https_site_for_test(base, http_port, https_port, server.port, cert, key)
         nginx = PrivateNginx(base, server.port, site=text)

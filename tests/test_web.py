@@ -137,6 +137,7 @@ def test_scripts_never_write_html_or_use_lasting_storage() -> None:
     scripts = sorted(path.name for path in STATIC.glob("*.js"))
     assert scripts == [
         "admin-forms.js",
+        "admin-mail.js",
         "admin-overview.js",
         "admin-snippets.js",
         "admin.js",

@@ -22,6 +22,7 @@ from leadapp.config import MAX_BODY_BYTES
 from leadapp.schemas import LeadCreateSchema, LeadPageSchema, LeadQueryArgsSchema, LeadSchema
 from leadapp.schemas.bot_defence import ChallengeSchema
 from leadapp.schemas.form import FormListSchema, FormSchema, PublicFormSettingsSchema
+from leadapp.schemas.mail import MailDeliveryListSchema, MailDeliveryQueryArgsSchema
 from leadapp.schemas.problem import ProblemSchema, StatusSchema
 from leadapp.schemas.webhooks import (
     WebhookDeliveryListSchema,
@@ -419,6 +420,17 @@ def _operations() -> dict[str, Operation]:
             parameters=[{"in": "query", "schema": WebhookDeliveryQueryArgsSchema}],
             answers={200: _json("WebhookDeliveryList", "Deliveries, newest first.")},
         ),
+        "mail.list_deliveries": Operation(
+            "listMailDeliveries",
+            "The newest mails, optionally of one status",
+            description=(
+                "Each mail's kind, form, lead, attempts and last SMTP answer; never its "
+                "recipient or content (`flask mail deliveries` shows the recipient)."
+            ),
+            security=ADMIN,
+            parameters=[{"in": "query", "schema": MailDeliveryQueryArgsSchema}],
+            answers={200: _json("MailDeliveryList", "Mails, newest first.")},
+        ),
         "operator.export_csv": Operation(
             "exportLeads",
             "Export leads as CSV, oldest first (streamed)",
@@ -557,6 +569,7 @@ def _register_components(spec: APISpec) -> None:
         ("Status", StatusSchema),
         ("WebhookEndpointList", WebhookEndpointListSchema),
         ("WebhookDeliveryList", WebhookDeliveryListSchema),
+        ("MailDeliveryList", MailDeliveryListSchema),
         ("Stats", StatsSchema),
     ):
         spec.components.schema(name, schema=schema)

@@ -12,6 +12,7 @@ from leadapp.cli.admin import apikeys_cli, audit_cli, blocklist_cli
 from leadapp.cli.forms import forms_cli
 from leadapp.cli.keys import keys_cli, keys_generate
 from leadapp.cli.leads import leads_cli
+from leadapp.cli.mail import mail_cli
 from leadapp.cli.webhooks import webhooks_cli
 
 # The `flask` group's own options that take a value (`--app leadapp`).
@@ -20,7 +21,10 @@ _FLASK_VALUE_OPTIONS = frozenset({"--app", "-A", "--env-file", "-e"})
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
-    groups = (keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli, forms_cli)
+    groups = (
+        *(keys_cli, apikeys_cli, blocklist_cli, audit_cli, webhooks_cli, leads_cli, forms_cli),
+        mail_cli,
+    )
     for group in groups:
         app.cli.add_command(group)
 

@@ -49,6 +49,8 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None
     delivered: bool = False
+    # The peer refused for good (an SMTP 5xx): failed at once, no attempt left to spend.
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Policy:
     timeout: float
     max_attempts: int
     retry_seconds: float
+    # Whether a batch holds one target's messages (webhook: one endpoint each), or any of the
+    # channel's (mail: every mail goes to the one SMTP server, whatever its row).
+    batch_per_target: bool = True
 
 
 class Sender(Protocol):

@@ -22,20 +22,28 @@ from leadapp.outbox.channel import Entry, Message, app_channels
 from leadapp.outbox.queue import outbox
 from leadapp.timeutil import utcnow
 
-# A batch's key: the channel and the target its messages go to.
+# A batch's key: the channel and the target its messages go to (None: any of the channel's
+# targets, for a channel that batches per channel, not per target).
 BatchKey = tuple[str, uuid.UUID | None]
+
+
+def _key(channel: str, target_id: uuid.UUID | None) -> BatchKey:
+    """The batch key of a row of `channel` to `target_id`, as the channel's policy batches."""
+    found = app_channels().get(channel)
+    return channel, target_id if found is None or found.policy.batch_per_target else None
 
 
 def batch_key(message: Message) -> BatchKey:
     """The (channel, target) a message is batched under."""
-    return message.entry.channel, message.entry.target_id
+    return _key(message.entry.channel, message.entry.target_id)
 
 
 def _is(key: BatchKey) -> Any:
-    """The condition of a row of this (channel, target)."""
+    """The condition of a row under this batch key."""
     channel, target_id = key
-    target = outbox.c.target_id.is_(None) if target_id is None else outbox.c.target_id == target_id
-    return and_(outbox.c.channel == channel, target)
+    if target_id is None:
+        return outbox.c.channel == channel
+    return and_(outbox.c.channel == channel, outbox.c.target_id == target_id)
 
 
 def claim_batches(
@@ -73,7 +81,7 @@ def claim_batches(
             .order_by(outbox.c.next_attempt_at)
             .limit(batch_size)
         ).all()
-    chosen = list(dict.fromkeys((row.channel, row.target_id) for row in oldest))[:batches]
+    chosen = list(dict.fromkeys(_key(row.channel, row.target_id) for row in oldest))[:batches]
     if not chosen:
         return []
     claimed_until = now + timedelta(seconds=lease_seconds)

@@ -32,8 +32,9 @@ from leadapp.outbox.claims import BatchKey, batch_key
 
 log = logging.getLogger(__name__)
 
-# Jobs `f(app)` the factory registers here; every worker calls each at start and then at
-# most once an hour (retention and the idempotency sweep plug in this way).
+# Jobs `f(app)` the factory registers here, each with its period; every worker calls each at
+# start and then once a period (retention and the idempotency sweep hourly, the digest of
+# held notifications every minute).
 PERIODIC_EXTENSION = "leadapp.periodic"
 PERIODIC_SECONDS = 3600.0
 # An idle worker looks for due messages this often: a first attempt starts well within
@@ -105,9 +106,11 @@ class _Supervised:
         self.reason = ""
 
 
-def register_periodic(app: Flask, job: Callable[[Flask], None]) -> None:
-    """Have every worker of this app call `job(app)` at start and then at most hourly."""
-    app.extensions.setdefault(PERIODIC_EXTENSION, []).append(job)
+def register_periodic(
+    app: Flask, job: Callable[[Flask], None], every: float = PERIODIC_SECONDS
+) -> None:
+    """Have every worker of this app call `job(app)` at start and then every `every` seconds."""
+    app.extensions.setdefault(PERIODIC_EXTENSION, {})[job] = every
 
 
 class Worker:
@@ -316,11 +319,11 @@ class Worker:
                         )
 
     def _run_periodic(self) -> None:
-        """Call each registered periodic job that has not run in the last hour."""
+        """Call each registered periodic job that has not run within its period."""
         now = time.monotonic()
-        for job in list(self.app.extensions.get(PERIODIC_EXTENSION, ())):
+        for job, every in list(self.app.extensions.get(PERIODIC_EXTENSION, {}).items()):
             last = self._periodic_last.get(id(job))
-            if last is not None and now - last < PERIODIC_SECONDS:
+            if last is not None and now - last < every:
                 continue
             self._periodic_last[id(job)] = now
             try:
@@ -436,7 +439,8 @@ class Worker:
             status=outcome.status,
             error=outcome.error or "failed",
             delay=wait,
-            max_attempts=channel.policy.max_attempts,
+            # A permanent refusal is this attempt's last, whatever attempts are left.
+            max_attempts=entry.attempts + 1 if outcome.permanent else channel.policy.max_attempts,
         )
         log.warning(
             "%s delivery %s to %s: attempt %d failed (%s); %s",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from leadapp.outbox import queue as outbox
 from leadapp.outbox.events import LEAD_CREATED
 from leadapp.services import opt_in_links
+from leadapp.services.mail import queue_lead_mails
 from leadapp.services.opt_in_links import Link
 
 
@@ -43,5 +44,4 @@ def lead_confirmed(connection: Connection, row: Mapping[str, Any]) -> None:
 def _announce(connection: Connection, row: Mapping[str, Any]) -> None:
     """The lead counts: its `lead.created` webhooks, its notifications and autoresponse."""
     outbox.publish(connection, LEAD_CREATED, row["id"], routing(row))
-    # MERGE (mail branch): the one call site of services/mail.queue_lead_mails(connection, row)
-    # belongs here, after publish, so a confirmation queues the same mails as a plain lead.
+    queue_lead_mails(connection, row)

@@ -28,7 +28,7 @@ from leadapp.normalize import email_match_key
 from leadapp.outbox import queue as outbox
 from leadapp.outbox.events import LEAD_ERASED
 from leadapp.schemas.form import custom_values_json
-from leadapp.services import arrival, audit, blocklist, opt_in_links
+from leadapp.services import arrival, audit, blocklist, mail, opt_in_links
 from leadapp.services.apikeys import ApiKeyIdentity
 from leadapp.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from leadapp.services.idempotency import IdempotencyClaim
@@ -449,6 +449,7 @@ def erase_leads(
         count = len(erased) if action != "erase" else None
         audit.record(connection, actor, action, erased, count=count)
         outbox.cancel_for_leads(connection, erased)
+        mail.forget_mails(connection, erased)
         if announce:
             for row in rows:
                 outbox.publish(connection, LEAD_ERASED, row.id, arrival.routing(row._mapping))

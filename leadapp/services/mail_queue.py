@@ -42,12 +42,13 @@ def queue_mail(
     token: str | None = None,
     held_hour: datetime | None = None,
     lead_ids: str | None = None,
+    mail_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Write one mail of `kind` to `recipient` about the lead; return its id.
+    """Write one mail of `kind` to `recipient` about the lead; return its id (`mail_id` if given).
 
     A held notification (`held_hour` set) waits for its hour's digest and gets no outbox row.
     """
-    mail_id = uuid.uuid4()
+    mail_id = mail_id or uuid.uuid4()
     connection.execute(
         _INSERT,
         {

@@ -1,0 +1,1 @@
+"""The mail channel of the outbox: notifications, digests, autoresponses, confirmations."""

@@ -1,0 +1,102 @@
+"""Mail deliveries as the operator sees them: listed with their state, retried by command."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from leadapp.extensions import db
+from leadapp.models.mail import Mail
+from leadapp.models.outbox import PENDING
+from leadapp.outbox import queue
+from leadapp.outbox.queue import outbox
+from leadapp.services.mail_queue import CHANNEL
+from leadapp.timeutil import as_utc
+
+mails = Mail.__table__
+
+
+class MailRetryError(ValueError):
+    """A retry that cannot be done (no such mail, or not failed)."""
+
+
+@dataclass(frozen=True)
+class MailDelivery:
+    """One mail's state; its recipient only when asked for (the command line), never content."""
+
+    id: uuid.UUID
+    kind: str
+    form: str | None
+    recipient: str | None
+    lead_id: uuid.UUID
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+def list_deliveries(
+    status: str | None = None, limit: int = 50, *, with_recipient: bool = False
+) -> list[MailDelivery]:
+    """The newest mails (optionally of one status), newest first.
+
+    A mail of an erased lead has lost its `mails` row: it is listed without form or recipient.
+    """
+    query = (
+        select(
+            outbox.c.id,
+            outbox.c.event,
+            mails.c.form,
+            mails.c.recipient,
+            outbox.c.lead_id,
+            outbox.c.status,
+            outbox.c.attempts,
+            outbox.c.last_status,
+            outbox.c.last_error,
+            outbox.c.next_attempt_at,
+            outbox.c.last_attempt_at,
+            outbox.c.delivered_at,
+            outbox.c.created_at,
+        )
+        .select_from(outbox.outerjoin(mails, mails.c.id == outbox.c.target_id))
+        .where(outbox.c.channel == CHANNEL)
+        .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    with db.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        MailDelivery(
+            id=row.id,
+            kind=row.event.removeprefix("mail."),
+            form=row.form,
+            recipient=row.recipient if with_recipient else None,
+            lead_id=row.lead_id,
+            status=row.status,
+            attempts=row.attempts,
+            last_status=row.last_status,
+            last_error=row.last_error,
+            next_attempt_at=as_utc(row.next_attempt_at) if row.status == PENDING else None,
+            last_attempt_at=as_utc(row.last_attempt_at),
+            delivered_at=as_utc(row.delivered_at),
+            created_at=as_utc(row.created_at),
+        )
+        for row in rows
+    ]
+
+
+def retry(delivery_id: uuid.UUID | None = None) -> int:
+    """Put failed mails (one, or all) back in the queue with attempts reset; the count."""
+    try:
+        return queue.retry(CHANNEL, delivery_id)
+    except queue.RetryRefused as error:
+        raise MailRetryError(str(error).replace("Delivery", "Mail")) from None
