@@ -37,8 +37,8 @@ class Mail(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(KIND_MAX_CHARS))
     form: Mapped[str] = mapped_column(String(SLUG_MAX_CHARS))
-    # The lead the mail is about (a digest: the last of its leads); no foreign key, as the
-    # lead may be erased while its row here waits for cancellation.
+    # The lead the mail is about (a digest: its own id, so no erasure cancels it); no foreign
+    # key, as the lead may be erased while its row here waits for cancellation.
     lead_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     # A digest's leads: their ids, comma-separated (ids are not personal data).
     lead_ids: Mapped[str | None] = mapped_column(Text, nullable=True)

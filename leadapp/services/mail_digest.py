@@ -67,7 +67,9 @@ def send_digests(now: datetime | None = None) -> int:
                 connection,
                 DIGEST,
                 group.form,
-                rows[-1].lead_id,
+                # The digest's own id, not one of its leads': erasing a lead it lists leaves
+                # it out of the digest (the build skips it) instead of cancelling the digest.
+                digest_id,
                 rows[0].recipient,
                 lead_ids=",".join(str(row.lead_id) for row in rows),
                 mail_id=digest_id,
