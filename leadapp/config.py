@@ -10,7 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
 from limits import parse_many
@@ -349,16 +349,22 @@ DEFAULT_OPT_IN_DAYS = 7
 _MAIL_ADDRESS = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+\.[^\s@<>\"',;]+")
 
 
+def _url_parts(raw: str) -> SplitResult | None:
+    """The parts of a URL, or None when it does not parse (a port that is not a number)."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return None
+    return parts
+
+
 def _smtp_url_setting(environ: Mapping[str, str]) -> str | None:
     """LEADAPP_SMTP_URL: unset, or smtp://, smtp+starttls:// or smtps:// with a host."""
     raw = environ.get("LEADAPP_SMTP_URL", "").strip()
     if not raw:
         return None
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        parts = None
+    parts = _url_parts(raw)
     if (
         parts is None
         or parts.scheme not in SMTP_SCHEMES
@@ -380,11 +386,7 @@ def _public_url_setting(environ: Mapping[str, str]) -> str | None:
     raw = environ.get("LEADAPP_PUBLIC_URL", "").strip()
     if not raw:
         return None
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        parts = None
+    parts = _url_parts(raw)
     if (
         parts is None
         or parts.scheme not in ("http", "https")

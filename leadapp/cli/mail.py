@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from leadapp.channels.mail import deliveries as service
 from leadapp.channels.mail.channel import configured, mail_channel_for
+from leadapp.cli.deliveries import last_answer, retry_target
 from leadapp.cli.tables import echo_table, when
 from leadapp.models.outbox import DELIVERED, FAILED, PENDING
 from leadapp.normalize import normalize_email_lookup
@@ -58,7 +57,7 @@ def mail_deliveries(status: str | None, limit: int) -> None:
         [
             (
                 *(row.id, row.kind, row.recipient or "-", row.lead_id, row.attempts, row.status),
-                (row.last_error or (f"SMTP {row.last_status}" if row.last_status else "-"))[:32],
+                last_answer(row, "SMTP", 32),
                 when(row.next_attempt_at),
             )
             for row in rows
@@ -71,14 +70,7 @@ def mail_deliveries(status: str | None, limit: int) -> None:
 @click.option("--failed", "all_failed", is_flag=True, help="Retry every failed mail.")
 def mail_retry(delivery_id: str | None, all_failed: bool) -> None:
     """Put a failed mail (or, with --failed, every one) back in the queue, attempts reset."""
-    if (delivery_id is None) == (not all_failed):
-        raise click.UsageError("Give either DELIVERY_ID or --failed.")
-    target: uuid.UUID | None = None
-    if delivery_id is not None:
-        try:
-            target = uuid.UUID(delivery_id)
-        except ValueError:
-            raise click.ClickException(f"{delivery_id!r} is not a mail id.") from None
+    target = retry_target(delivery_id, all_failed, "mail")
     try:
         count = service.retry(target)
     except service.MailRetryError as error:

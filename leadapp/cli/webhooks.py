@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import uuid
 
 import click
 from flask import current_app
@@ -13,6 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadapp.channels.webhook import endpoints as service
+from leadapp.cli.deliveries import last_answer, retry_target
 from leadapp.cli.tables import echo_table, when
 from leadapp.models.outbox import DELIVERED, FAILED, PENDING, STATUSES
 from leadapp.outbox.events import EVENTS
@@ -101,7 +101,7 @@ def webhooks_deliveries(status: str | None, limit: int) -> None:
         [
             (
                 *(row.id, row.endpoint_id, row.event, row.lead_id, row.attempts, row.status),
-                (row.last_error or (f"HTTP {row.last_status}" if row.last_status else "-"))[:30],
+                last_answer(row, "HTTP", 30),
                 when(row.next_attempt_at),
             )
             for row in rows
@@ -114,14 +114,7 @@ def webhooks_deliveries(status: str | None, limit: int) -> None:
 @click.option("--failed", "all_failed", is_flag=True, help="Retry every failed delivery.")
 def webhooks_retry(delivery_id: str | None, all_failed: bool) -> None:
     """Put a failed delivery (or, with --failed, every one) back in the queue, attempts reset."""
-    if (delivery_id is None) == (not all_failed):
-        raise click.UsageError("Give either DELIVERY_ID or --failed.")
-    target: uuid.UUID | None = None
-    if delivery_id is not None:
-        try:
-            target = uuid.UUID(delivery_id)
-        except ValueError:
-            raise click.ClickException(f"{delivery_id!r} is not a delivery id.") from None
+    target = retry_target(delivery_id, all_failed, "delivery")
     try:
         count = service.retry(target)
     except service.WebhookError as error:
