@@ -52,6 +52,27 @@ def test_production_refuses_to_start_without_keys(
     assert not (tmp_path / "dev-keys.json").exists()
 
 
+def test_production_refuses_smtp_without_a_from_address(tmp_path: Path) -> None:
+    keys = {"LEADAPP_ENCRYPTION_KEYS": "k", "LEADAPP_BLIND_INDEX_KEY": "k"}
+    production = {"LEADAPP_ENV": "production", **keys}
+    smtp = {"LEADAPP_SMTP_URL": "smtp+starttls://user:s3cret@smtp.example.net"}
+    with pytest.raises(ConfigError, match="without LEADAPP_MAIL_FROM") as refused:
+        load_config({**production, **smtp}, tmp_path)
+    assert "s3cret" not in str(refused.value)
+    with_from = load_config(
+        {**production, **smtp, "LEADAPP_MAIL_FROM": "leads@example.org"}, tmp_path
+    )
+    assert with_from["LEADAPP_MAIL_FROM"] == "leads@example.org"
+    # In development a missing From is allowed: mail goes from leadapp@<SMTP host> (mail.md).
+    assert load_config(smtp, tmp_path)["LEADAPP_MAIL_FROM"] is None
+
+
+def test_a_malformed_smtp_url_is_named_without_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LEADAPP_SMTP_URL") as refused:
+        load_config({"LEADAPP_SMTP_URL": "smtps://user:s3cret@mail.example:port"}, tmp_path)
+    assert "s3cret" not in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
