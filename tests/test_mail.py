@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.support.mail import (
     AUTORESPONDER,
     OWNER,
     PUBLIC_URL,
+    SPRING,
     mail_environment,
     mail_rows,
     put_notify_form,
@@ -108,6 +110,32 @@ def test_mail_waits_while_smtp_is_unset_then_a_worker_sends_it(
     finally:
         assert worker.stop() == 0
     assert {r["status"] for r in mail_rows(env["LEADAPP_DATABASE_URL"])} == {"delivered"}
+
+
+def test_a_notify_address_removed_before_sending_gets_no_mail(
+    tmp_path: Path, test_keys: dict[str, str], smtp: SmtpServer
+) -> None:
+    env = mail_environment(tmp_path, test_keys, None)
+    with LeadAppServer(env, tmp_path / "server.log") as server:
+        assert server.request("POST", "/f/spring", lead_payload(3)).status == 201
+    sending = {**env, **smtp.settings()}
+    moved = json.dumps({**SPRING, "notify": ["other@example.org"]})
+    flask_command(sending, "forms", "put", "spring", "--file", "-", input=moved)
+    listed = flask_command(env, "mail", "deliveries", "--status", "pending").stdout
+    assert "notification" in listed and OWNER not in listed
+    worker = WorkerProcess(sending, tmp_path / "worker.log")
+    try:
+        wait_until(
+            lambda: "pending" not in {r["status"] for r in mail_rows(env["LEADAPP_DATABASE_URL"])},
+            timeout=15,
+            what="both mails settled",
+        )
+    finally:
+        assert worker.stop() == 0
+    settled = {(r["event"], r["status"]) for r in mail_rows(env["LEADAPP_DATABASE_URL"])}
+    assert settled == {("mail.notification", "cancelled"), ("mail.autoresponse", "delivered")}
+    assert len(smtp.received()) == 1
+    assert smtp.to(OWNER) == [] and smtp.to("other@example.org") == []
 
 
 def test_smtp_down_under_intake_then_every_mail_delivered_once(

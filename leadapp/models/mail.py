@@ -2,7 +2,9 @@
 
 The outbox row of a mail (channel `mail`) names this row as its `target_id`; the channel
 builds the message from this row and the lead's own row when a worker claims it, so the
-queue holds no mail content in plaintext.
+queue holds no mail content in plaintext. A notification sent at once has no row here (its
+outbox row names its form's `notify` address by a keyed id): only held notifications,
+digests, autoresponses and confirmations do.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadapp.extensions import db
@@ -55,7 +57,13 @@ class Mail(db.Model):
     __table_args__ = (
         Index("ix_mails_lead_id", "lead_id"),
         Index("ix_mails_recipient_bidx_kind_created_at", "recipient_bidx", "kind", "created_at"),
-        Index("ix_mails_held_hour", "held_hour"),
+        # Only held notifications wait for a digest: the other rows stay out of this index.
+        Index(
+            "ix_mails_held_hour",
+            "held_hour",
+            postgresql_where=text("held_hour IS NOT NULL"),
+            sqlite_where=text("held_hour IS NOT NULL"),
+        ),
     )
 
 

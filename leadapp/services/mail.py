@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, exists, select
 
 from leadapp.models.mail import AUTORESPONSE, NOTIFICATION, Mail, MailCount
 from leadapp.services.forms import Form, get_form
-from leadapp.services.mail_queue import queue_mail, recipient_index
+from leadapp.services.mail_queue import queue_mail, queue_notification, recipient_index
 from leadapp.services.upsert import INSERTS
 from leadapp.timeutil import as_utc, utcnow
 
@@ -90,11 +90,12 @@ def autoresponse_allowed(connection: Connection, bidx: bytes, now: datetime) -> 
 
 
 def queue_lead_mails(connection: Connection, row: Mapping[str, Any]) -> int:
-    """Queue the mails a new (or just confirmed) lead sets off; how many rows were written.
+    """Queue the mails a new (or just confirmed) lead sets off; how many (held ones included).
 
     `row` is the lead's row with its plaintext `email`, its `id`, `form` and `created_at`.
-    One notification per `notify` address of the form: past LEADAPP_MAIL_NOTIFY_PER_HOUR
-    for that address this clock hour, it is held for the hour's digest. One autoresponse to
+    One notification per `notify` address of the form: an outbox row alone, or past
+    LEADAPP_MAIL_NOTIFY_PER_HOUR for that address this clock hour, a `mails` row held for
+    the hour's digest. One autoresponse to
     the lead's email, at most one per address per 24 hours.
     """
     form: Form | None = get_form(row["form"])
@@ -105,9 +106,19 @@ def queue_lead_mails(connection: Connection, row: Mapping[str, Any]) -> int:
     hour = hour_start(now)
     written = 0
     for address in form.notify:
-        count = count_mail(connection, recipient_index(address), NOTIFICATION, hour)
-        held = hour if count > cap else None
-        queue_mail(connection, NOTIFICATION, form.slug, row["id"], address, held_hour=held)
+        bidx = recipient_index(address)
+        if count_mail(connection, bidx, NOTIFICATION, hour) > cap:
+            queue_mail(
+                connection,
+                NOTIFICATION,
+                form.slug,
+                row["id"],
+                address,
+                held_hour=hour,
+                recipient_bidx=bidx,
+            )
+        else:
+            queue_notification(connection, row["id"], bidx)
         written += 1
     if form.autoresponder and autoresponse_allowed(connection, recipient_index(row["email"]), now):
         queue_mail(connection, AUTORESPONSE, form.slug, row["id"], row["email"])

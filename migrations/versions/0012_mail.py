@@ -1,7 +1,8 @@
 """Mail (contract v3): the `mails` and `mail_counts` tables, and the leads' double opt-in.
 
-A mail's outbox row (channel `mail`) points at its `mails` row; the recipient and a
-confirmation link's token are Fernet tokens. The leads gain their opt-in state, the hash of
+A mail's outbox row (channel `mail`) points at its `mails` row (a notification sent at once
+has none); the recipient and a confirmation link's token are Fernet tokens. Only held
+notifications are in `ix_mails_held_hour`. The leads gain their opt-in state, the hash of
 their newest confirmation token and the confirming address (encrypted); every existing lead
 belongs to a form without double opt-in (NULL).
 
@@ -49,7 +50,13 @@ def upgrade():
         "mails",
         ["recipient_bidx", "kind", "created_at"],
     )
-    op.create_index("ix_mails_held_hour", "mails", ["held_hour"])
+    op.create_index(
+        "ix_mails_held_hour",
+        "mails",
+        ["held_hour"],
+        postgresql_where=sa.text("held_hour IS NOT NULL"),
+        sqlite_where=sa.text("held_hour IS NOT NULL"),
+    )
     op.create_table(
         "mail_counts",
         sa.Column("recipient_bidx", sa.LargeBinary(length=32), nullable=False),

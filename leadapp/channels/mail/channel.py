@@ -1,8 +1,10 @@
 """The mail channel as the outbox sees it: rows queued by their cause, mail built at the claim.
 
 A mail's outbox row points at its `mails` row (the kind, the recipient, a link's token, all
-needed to build it), and the message is composed from that row, the lead's row and the form
-when a worker claims it, so the queue holds no mail content. The channel is registered only
+needed to build it), or, for a notification sent at once, names its `notify` address by a
+keyed id (services/mail_queue.notification_target) looked up in the lead's form. The message
+is composed from that, the lead's row and the form when a worker claims it, so the queue
+holds no mail content. The channel is registered only
 while LEADAPP_SMTP_URL is set: without it no worker claims a mail, which waits in the queue
 (neither attempted nor failed) until a process with the setting starts.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import Connection, select
@@ -23,11 +25,12 @@ from leadapp.models.mail import AUTORESPONSE, CONFIRMATION, DIGEST, NOTIFICATION
 from leadapp.outbox.channel import Entry, Policy, Routing
 from leadapp.services.forms import Form, get_form, latest_form
 from leadapp.services.leads import leads_as_created
-from leadapp.services.mail_queue import CHANNEL
+from leadapp.services.mail_queue import CHANNEL, mail_event, notify_recipient
 
 log = logging.getLogger(__name__)
 
 NAME = CHANNEL
+NOTIFICATION_EVENT = mail_event(NOTIFICATION)
 mails = Mail.__table__
 
 
@@ -40,6 +43,37 @@ def _pending(lead: Mapping[str, Any]) -> bool:
     """Whether the lead still waits for its confirmation (a form without opt-in: never)."""
     opt_in = lead.get("opt_in")
     return opt_in is None or opt_in.get("status") == "pending"
+
+
+class _Notification(NamedTuple):
+    """A notification sent at once, as a `mails` row would describe it (it has none)."""
+
+    kind: str
+    form: str
+    lead_ids: None
+    recipient: str
+    token: None
+
+
+def notification_recipient(slug: str | None, target_id: uuid.UUID | None) -> str | None:
+    """A notification's address: its form's `notify` entry named by `target_id`, if still there."""
+    form = _form(slug) if slug else None
+    return notify_recipient(form.notify, target_id) if form is not None else None
+
+
+def _notification(entry: Entry, leads: Mapping[uuid.UUID, Mapping[str, Any]]) -> Any:
+    """An outbox-only notification's mail; None when its lead or its address is gone.
+
+    An address the operator removed from the form's `notify` since the lead came gets no
+    mail (the entry is cancelled): the operator no longer wants mail there.
+    """
+    lead = leads.get(entry.lead_id)
+    if entry.event != NOTIFICATION_EVENT or lead is None:
+        return None
+    recipient = notification_recipient(lead["form"], entry.target_id)
+    if recipient is None:
+        return None
+    return _Notification(NOTIFICATION, lead["form"], None, recipient, None)
 
 
 class MailChannel:
@@ -98,7 +132,7 @@ class MailChannel:
         forms: dict[str, Form | None] = {}
         contents: dict[uuid.UUID, Any] = {}
         for entry in entries:
-            row = rows.get(entry.target_id)  # type: ignore[arg-type]
+            row = rows.get(entry.target_id) or _notification(entry, leads)  # type: ignore[arg-type]
             if row is None:
                 continue
             if row.form not in forms:

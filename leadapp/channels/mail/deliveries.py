@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from leadapp.channels.mail.channel import NOTIFICATION_EVENT, notification_recipient
 from leadapp.extensions import db
+from leadapp.models.lead import Lead
 from leadapp.models.mail import Mail
 from leadapp.models.outbox import PENDING
 from leadapp.outbox import queue
@@ -17,6 +20,7 @@ from leadapp.services.mail_queue import CHANNEL
 from leadapp.timeutil import as_utc
 
 mails = Mail.__table__
+leads = Lead.__table__
 
 
 class MailRetryError(ValueError):
@@ -48,12 +52,15 @@ def list_deliveries(
     """The newest mails (optionally of one status), newest first.
 
     A mail of an erased lead has lost its `mails` row: it is listed without form or recipient.
+    A notification sent at once never had one: its form is its lead's, and its recipient the
+    form's `notify` address its outbox row names (none once the operator removed it).
     """
     query = (
         select(
             outbox.c.id,
             outbox.c.event,
-            mails.c.form,
+            outbox.c.target_id,
+            func.coalesce(mails.c.form, leads.c.form).label("form"),
             mails.c.recipient,
             outbox.c.lead_id,
             outbox.c.status,
@@ -65,7 +72,11 @@ def list_deliveries(
             outbox.c.delivered_at,
             outbox.c.created_at,
         )
-        .select_from(outbox.outerjoin(mails, mails.c.id == outbox.c.target_id))
+        .select_from(
+            outbox.outerjoin(mails, mails.c.id == outbox.c.target_id).outerjoin(
+                leads, leads.c.id == outbox.c.lead_id
+            )
+        )
         .where(outbox.c.channel == CHANNEL)
         .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
         .limit(limit)
@@ -79,7 +90,7 @@ def list_deliveries(
             id=row.id,
             kind=row.event.removeprefix("mail."),
             form=row.form,
-            recipient=row.recipient if with_recipient else None,
+            recipient=_recipient(row) if with_recipient else None,
             lead_id=row.lead_id,
             status=row.status,
             attempts=row.attempts,
@@ -92,6 +103,13 @@ def list_deliveries(
         )
         for row in rows
     ]
+
+
+def _recipient(row: Any) -> str | None:
+    """A listed mail's address: its `mails` row's, or a notification's from its form."""
+    if row.recipient is not None or row.event != NOTIFICATION_EVENT:
+        return row.recipient
+    return notification_recipient(row.form, row.target_id)
 
 
 def retry(delivery_id: uuid.UUID | None = None) -> int:
