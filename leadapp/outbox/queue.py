@@ -7,16 +7,27 @@ the lead, so a lead and its messages commit or roll back together.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Row,
+    Select,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from leadapp.extensions import db
 from leadapp.models.outbox import CANCELLED, FAILED, PENDING, OutboxMessage
 from leadapp.outbox.channel import Routing, app_channels
-from leadapp.timeutil import utcnow
+from leadapp.timeutil import as_utc, utcnow
 
 outbox = OutboxMessage.__table__
 
@@ -157,3 +168,56 @@ def count_by_status(channel: str) -> dict[str, int]:
             .group_by(outbox.c.status)
         ).all()
     return {status: count for status, count in rows}
+
+
+@dataclass(frozen=True)
+class ListedState:
+    """A message's state as an operator lists it, whatever its channel; never its content."""
+
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    # Only while pending: a delivered, failed or cancelled message has no next attempt.
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+_STATE_COLUMNS = [outbox.c[name] for name in ListedState.__dataclass_fields__]
+_TIMES = ("next_attempt_at", "last_attempt_at", "delivered_at", "created_at")
+
+
+def list_newest(
+    channel: str,
+    columns: Sequence[ColumnElement[Any]],
+    status: str | None,
+    limit: int,
+    joined: FromClause | None = None,
+) -> list[Row[Any]]:
+    """The channel's newest messages (optionally of one status): `columns`, then the state's.
+
+    `joined` is the outbox joined to the channel's own tables, when `columns` name them.
+    """
+    query = (
+        select(*columns, *_STATE_COLUMNS)
+        .select_from(joined if joined is not None else outbox)
+        .where(outbox.c.channel == channel)
+        .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    with db.engine.connect() as connection:
+        return list(connection.execute(query).all())
+
+
+def listed_state(row: Row[Any]) -> dict[str, Any]:
+    """The state members of a `list_newest` row: times in UTC, the next attempt while pending."""
+    state = {name: getattr(row, name) for name in ListedState.__dataclass_fields__}
+    for name in _TIMES:
+        state[name] = as_utc(state[name])
+    if state["status"] != PENDING:
+        state["next_attempt_at"] = None
+    return state

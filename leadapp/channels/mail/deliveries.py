@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from leadapp.channels.mail.channel import NOTIFICATION_EVENT, notification_recipient
-from leadapp.extensions import db
 from leadapp.models.lead import Lead
 from leadapp.models.mail import Mail
-from leadapp.models.outbox import PENDING
 from leadapp.outbox import queue
 from leadapp.outbox.queue import outbox
 from leadapp.services.mail_queue import CHANNEL
-from leadapp.timeutil import as_utc
 
 mails = Mail.__table__
 leads = Lead.__table__
@@ -28,7 +24,7 @@ class MailRetryError(ValueError):
 
 
 @dataclass(frozen=True)
-class MailDelivery:
+class MailDelivery(queue.ListedState):
     """One mail's state; its recipient only when asked for (the command line), never content."""
 
     id: uuid.UUID
@@ -36,14 +32,6 @@ class MailDelivery:
     form: str | None
     recipient: str | None
     lead_id: uuid.UUID
-    status: str
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
 
 
 def list_deliveries(
@@ -55,36 +43,22 @@ def list_deliveries(
     A notification sent at once never had one: its form is its lead's, and its recipient the
     form's `notify` address its outbox row names (none once the operator removed it).
     """
-    query = (
-        select(
+    rows = queue.list_newest(
+        CHANNEL,
+        [
             outbox.c.id,
             outbox.c.event,
             outbox.c.target_id,
             func.coalesce(mails.c.form, leads.c.form).label("form"),
             mails.c.recipient,
             outbox.c.lead_id,
-            outbox.c.status,
-            outbox.c.attempts,
-            outbox.c.last_status,
-            outbox.c.last_error,
-            outbox.c.next_attempt_at,
-            outbox.c.last_attempt_at,
-            outbox.c.delivered_at,
-            outbox.c.created_at,
-        )
-        .select_from(
-            outbox.outerjoin(mails, mails.c.id == outbox.c.target_id).outerjoin(
-                leads, leads.c.id == outbox.c.lead_id
-            )
-        )
-        .where(outbox.c.channel == CHANNEL)
-        .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
-        .limit(limit)
+        ],
+        status,
+        limit,
+        outbox.outerjoin(mails, mails.c.id == outbox.c.target_id).outerjoin(
+            leads, leads.c.id == outbox.c.lead_id
+        ),
     )
-    if status is not None:
-        query = query.where(outbox.c.status == status)
-    with db.engine.connect() as connection:
-        rows = connection.execute(query).all()
     return [
         MailDelivery(
             id=row.id,
@@ -92,14 +66,7 @@ def list_deliveries(
             form=row.form,
             recipient=_recipient(row) if with_recipient else None,
             lead_id=row.lead_id,
-            status=row.status,
-            attempts=row.attempts,
-            last_status=row.last_status,
-            last_error=row.last_error,
-            next_attempt_at=as_utc(row.next_attempt_at) if row.status == PENDING else None,
-            last_attempt_at=as_utc(row.last_attempt_at),
-            delivered_at=as_utc(row.delivered_at),
-            created_at=as_utc(row.created_at),
+            **queue.listed_state(row),
         )
         for row in rows
     ]

@@ -18,7 +18,6 @@ from sqlalchemy import Connection, insert, select, update
 from leadapp.channels.webhook.channel import NAME, webhook_channel
 from leadapp.channels.webhook.signing import new_secret
 from leadapp.extensions import db
-from leadapp.models.outbox import PENDING
 from leadapp.models.webhook import URL_MAX_CHARS, WebhookEndpoint
 from leadapp.outbox import queue
 from leadapp.outbox.events import EVENTS
@@ -163,60 +162,42 @@ def remove_endpoint(id_or_url: str) -> tuple[Endpoint, int]:
 
 
 @dataclass(frozen=True)
-class DeliveryInfo:
-    """A delivery as listed: state only, never its body."""
+class DeliveryInfo(queue.ListedState):
+    """A delivery as listed: its endpoint and event beside its state, never its body."""
 
     id: uuid.UUID
     endpoint_id: uuid.UUID
     endpoint_url: str
     event: str
     lead_id: uuid.UUID
-    status: str
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
 
 
 def list_deliveries(status: str | None = None, limit: int = 50) -> list[DeliveryInfo]:
     """The newest webhook deliveries (optionally of one status), newest first."""
-    query = (
-        select(
+    rows = queue.list_newest(
+        NAME,
+        [
             outbox.c.id,
             outbox.c.target_id.label("endpoint_id"),
             endpoints.c.url.label("endpoint_url"),
             outbox.c.event,
             outbox.c.lead_id,
-            outbox.c.status,
-            outbox.c.attempts,
-            outbox.c.last_status,
-            outbox.c.last_error,
-            outbox.c.next_attempt_at,
-            outbox.c.last_attempt_at,
-            outbox.c.delivered_at,
-            outbox.c.created_at,
-        )
-        .join(endpoints, endpoints.c.id == outbox.c.target_id)
-        .where(outbox.c.channel == NAME)
-        .order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
-        .limit(limit)
+        ],
+        status,
+        limit,
+        outbox.join(endpoints, endpoints.c.id == outbox.c.target_id),
     )
-    if status is not None:
-        query = query.where(outbox.c.status == status)
-    with db.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    result = []
-    for row in rows:
-        values = row._asdict()
-        for key in ("next_attempt_at", "last_attempt_at", "delivered_at", "created_at"):
-            values[key] = as_utc(values[key])
-        if values["status"] != PENDING:
-            values["next_attempt_at"] = None
-        result.append(DeliveryInfo(**values))
-    return result
+    return [
+        DeliveryInfo(
+            id=row.id,
+            endpoint_id=row.endpoint_id,
+            endpoint_url=row.endpoint_url,
+            event=row.event,
+            lead_id=row.lead_id,
+            **queue.listed_state(row),
+        )
+        for row in rows
+    ]
 
 
 def count_by_status() -> dict[str, int]:
